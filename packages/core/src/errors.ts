@@ -1,0 +1,194 @@
+import type { SessionState } from './types.js';
+
+/** Stable machine-readable codes of every error this project throws. */
+export type SessionErrorCode =
+  | 'SESSION_NOT_FOUND'
+  | 'SESSION_CLOSED'
+  | 'SESSION_EXISTS'
+  | 'SESSION_SUSPENDED'
+  | 'VERSION_CONFLICT'
+  | 'INVALID_TRANSITION'
+  | 'INVALID_ID'
+  | 'INVALID_VALUE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CLOSED'
+  | 'INVALID_STORE_URL'
+  | 'STORE_PACKAGE_MISSING';
+
+/** Base class of every error thrown by `@mcp-session/*`. Switch on `code`, which never changes. */
+export abstract class SessionError extends Error {
+  abstract readonly code: SessionErrorCode;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** True for any error thrown by this project (optionally of one code). */
+export function isSessionError(error: unknown, code?: SessionErrorCode): error is SessionError {
+  return error instanceof SessionError && (code === undefined || error.code === code);
+}
+
+/**
+ * The session does not exist, has expired, is closed, or is bound to another owner. The four cases are
+ * deliberately indistinguishable to a caller who is not the owner, so the error is no existence oracle.
+ */
+export class SessionNotFoundError extends SessionError {
+  readonly code: SessionErrorCode = 'SESSION_NOT_FOUND';
+
+  constructor(
+    message = 'Session not found (unknown, expired, closed, or bound to another owner).',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The session was closed. Only its owner (or anyone, for an unbound session) sees this code; it extends
+ * `SessionNotFoundError` so code that treats "closed" like "missing" needs no extra case.
+ */
+export class SessionClosedError extends SessionNotFoundError {
+  override readonly code: SessionErrorCode = 'SESSION_CLOSED';
+
+  constructor() {
+    super('Session is closed. Closed sessions cannot be used again: create a new session.');
+  }
+}
+
+/** `create` found a live record with the same id. Stores never overwrite on create. */
+export class SessionExistsError extends SessionError {
+  readonly code = 'SESSION_EXISTS' as const;
+
+  constructor(readonly id: string) {
+    super(`A session with storage id "${id}" already exists; create never overwrites.`);
+  }
+}
+
+/** A write was refused because the session is suspended. Resume it (transition to `active`) first. */
+export class SessionSuspendedError extends SessionError {
+  readonly code = 'SESSION_SUSPENDED' as const;
+
+  constructor() {
+    super(
+      'Session is suspended: it can be read, but writes need it resumed (transition to "active").',
+    );
+  }
+}
+
+/**
+ * A guarded write lost a race: the record's version or state was no longer the one the caller expected.
+ * Re-read the session and retry if the change still makes sense.
+ */
+export class VersionConflictError extends SessionError {
+  readonly code = 'VERSION_CONFLICT' as const;
+
+  constructor(
+    /** Which guard failed. */
+    readonly guard: 'version' | 'state',
+    /** Version found in the store. */
+    readonly actualVersion: number,
+    /** State found in the store. */
+    readonly actualState: SessionState,
+  ) {
+    super(
+      guard === 'version'
+        ? `Version conflict: the session is now at version ${actualVersion}. Re-read and retry.`
+        : `State conflict: the session is now "${actualState}". Re-read and retry.`,
+    );
+  }
+}
+
+/** The state machine does not allow this transition. */
+export class InvalidTransitionError extends SessionError {
+  readonly code = 'INVALID_TRANSITION' as const;
+
+  constructor(
+    readonly from: SessionState,
+    readonly to: SessionState,
+    allowed: readonly SessionState[],
+  ) {
+    super(
+      `Cannot move a session from "${from}" to "${to}". Allowed from "${from}": ${
+        allowed.length > 0 ? allowed.map((s) => `"${s}"`).join(', ') : 'nothing (terminal state)'
+      }.`,
+    );
+  }
+}
+
+/** A session id (or storage id) is empty, too long, or has characters outside visible ASCII 0x21–0x7E. */
+export class InvalidIdError extends SessionError {
+  readonly code = 'INVALID_ID' as const;
+}
+
+/** A value is not plain JSON, breaks a structural limit, or an argument is out of range. Nothing was written. */
+export class InvalidValueError extends SessionError {
+  readonly code = 'INVALID_VALUE' as const;
+
+  constructor(
+    message: string,
+    /** Where in the value the problem is, e.g. `context.user.tags[3]`. */
+    readonly path?: string,
+  ) {
+    super(path === undefined ? message : `${message} (at ${path})`);
+  }
+}
+
+/** A value is larger than the configured limit. Nothing was written. */
+export class PayloadTooLargeError extends SessionError {
+  readonly code = 'PAYLOAD_TOO_LARGE' as const;
+
+  constructor(
+    /** What was too large, e.g. "message" or "context". */
+    readonly what: string,
+    /** Limit in bytes of UTF-8 JSON. */
+    readonly limit: number,
+    /** Actual size in bytes, when known. */
+    readonly actual?: number,
+  ) {
+    super(
+      `${what} is too large: ${actual === undefined ? 'over' : `${actual} bytes, over`} the limit of ${limit} bytes. ` +
+        'Store less, or raise the limit in the manager options.',
+    );
+  }
+}
+
+/**
+ * The backend could not be reached or failed mid-operation (connection refused or dropped, timeout,
+ * I/O error). The operation may or may not have been applied; retry once the backend is back.
+ */
+export class StoreUnavailableError extends SessionError {
+  readonly code: SessionErrorCode = 'STORE_UNAVAILABLE';
+}
+
+/** The store was closed with `close()`; open a new one. */
+export class StoreClosedError extends StoreUnavailableError {
+  override readonly code: SessionErrorCode = 'STORE_CLOSED';
+
+  constructor() {
+    super('The session store is closed; open a new store.');
+  }
+}
+
+/** `createStore` got a URL it cannot use. */
+export class InvalidStoreUrlError extends SessionError {
+  readonly code = 'INVALID_STORE_URL' as const;
+}
+
+/** `createStore` needs a backend package that is not installed. The message names what to install. */
+export class StorePackageMissingError extends SessionError {
+  readonly code = 'STORE_PACKAGE_MISSING' as const;
+
+  constructor(
+    readonly scheme: string,
+    /** Packages to install, e.g. `['@mcp-session/sqlite', 'better-sqlite3']`. */
+    readonly packages: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `The "${scheme}:" session store needs ${packages.join(' and ')}. Install it: npm install ${packages.join(' ')}`,
+      options,
+    );
+  }
+}

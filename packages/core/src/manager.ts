@@ -1,0 +1,871 @@
+import { type Clock, systemClock } from './clock.js';
+import {
+  InvalidValueError,
+  SessionClosedError,
+  SessionExistsError,
+  SessionNotFoundError,
+  SessionSuspendedError,
+  VersionConflictError,
+} from './errors.js';
+import { TypedEmitter } from './events.js';
+import { DEFAULT_ID_BYTES, generateSessionId, hashSessionId } from './ids.js';
+import {
+  assertTransition,
+  canTransition,
+  RESUMABLE_STATES,
+  SESSION_TRANSITIONS,
+  WRITABLE_STATES,
+} from './state-machine.js';
+import type { ListPage, SessionChange, SessionStore, Touch } from './store.js';
+import { slidingExpiry } from './store-kit.js';
+import type {
+  JsonObject,
+  JsonValue,
+  LogEntry,
+  SessionRecord,
+  SessionState,
+  StoreStats,
+} from './types.js';
+import {
+  assertMaxBytes,
+  assertPositiveInteger,
+  assertValidId,
+  assertValidKey,
+  assertValidLogName,
+  assertValidOwner,
+  resolveLimits,
+  type SessionLimits,
+  validateJson,
+  validateJsonObject,
+} from './validation.js';
+
+/** Name of the log that holds the conversation history. */
+export const HISTORY_LOG = 'history';
+
+/** Options of `SessionManager`. Every duration is in milliseconds. */
+export interface SessionManagerOptions {
+  /** Where sessions live. The manager owns it: `manager.close()` closes it. */
+  store: SessionStore;
+  /** Source of "now" for every time decision. Default: the wall clock. Inject a `ManualClock` in tests. */
+  clock?: Clock;
+  /** Sliding idle timeout: a session expires this long after its last activity. Default 30 minutes; null disables. */
+  idleTimeoutMs?: number | null;
+  /** Absolute maximum lifetime from creation, whatever the activity. Default 24 hours; null disables. */
+  maxLifetimeMs?: number | null;
+  /**
+   * Reads record activity (a write of `lastActivityAt`) only when at least this much time has passed since
+   * the last recorded activity, so reads do not turn into writes. Default: a tenth of the idle timeout
+   * (one minute without one). Writes always record activity, at no extra cost.
+   */
+  activityWriteIntervalMs?: number;
+  /** How long a closed session stays as a tombstone (answering "not found") before it is swept. Default 1 hour. */
+  closedRetentionMs?: number;
+  /** Messages kept in a session's history; older ones are trimmed atomically on append. Default 100. */
+  historyCap?: number;
+  /**
+   * Store only the SHA-256 digest of each session id, so a leaked database holds no live ids. Default true.
+   * Every manager sharing a store must use the same setting.
+   */
+  hashIds?: boolean;
+  /** Random bytes per session id (≥ 16). Default 24 (192 bits). */
+  idBytes?: number;
+  /** Size and structure limits for ids, context, metadata and messages. */
+  limits?: Partial<SessionLimits>;
+  /** Called when an event listener throws. Default: `console.error`. */
+  onListenerError?: (error: unknown, event: string) => void;
+}
+
+/** A session as the manager hands it out: the record, with the caller's own session id as `id`. */
+export interface Session extends Omit<SessionRecord, 'id'> {
+  /** The session id (what clients send), not the storage id. */
+  id: string;
+}
+
+/** Who is asking. A session bound to an owner is invisible to every other caller, who gets "not found". */
+export interface AccessOptions {
+  /** The authenticated principal; omitted means "no owner", which only sees unbound sessions. */
+  owner?: string | null;
+}
+
+/** A message of the conversation history. Any extra fields are kept as they are. */
+export interface SessionMessage extends JsonObject {
+  /** Who spoke, e.g. "user", "assistant", "tool". */
+  role: string;
+  content: JsonValue;
+}
+
+/** A history message with its store-assigned sequence number and time. */
+export type HistoryEntry = LogEntry<SessionMessage>;
+
+/** Counters since this manager was created (per process). */
+export interface ManagerCounters {
+  sessionsCreated: number;
+  sessionsResumed: number;
+  sessionsClosed: number;
+  sessionsExpired: number;
+  messagesAdded: number;
+  transitions: number;
+  versionConflicts: number;
+  activityWrites: number;
+}
+
+/** Process-local counters plus the store's own aggregates. */
+export interface SessionMetrics {
+  counters: ManagerCounters;
+  store: StoreStats;
+}
+
+/** Per-session figures. */
+export interface SessionStatistics {
+  id: string;
+  state: SessionState;
+  /** Milliseconds since creation. */
+  ageMs: number;
+  /** Milliseconds since the last recorded activity. */
+  idleMs: number;
+  /** Milliseconds until expiry, or null for never. */
+  expiresInMs: number | null;
+  /** Messages ever added. */
+  messageCount: number;
+  /** Messages still in the capped history. */
+  retainedMessages: number;
+  contextKeys: number;
+  /** UTF-8 JSON bytes of the context. */
+  contextBytes: number;
+  version: number;
+}
+
+/** The shape returned by `getConversationSummary`. */
+export interface ConversationSummary {
+  id: string;
+  state: SessionState;
+  /** Messages ever added. */
+  messageCount: number;
+  /** Messages still in the capped history. */
+  retainedMessages: number;
+  /** Retained messages per role. */
+  byRole: Record<string, number>;
+  /** Time of the oldest retained message, epoch milliseconds. */
+  firstMessageAt: number | null;
+  /** Time of the newest message, epoch milliseconds. */
+  lastMessageAt: number | null;
+  /** The newest few messages, oldest first. */
+  recent: HistoryEntry[];
+}
+
+/** Events the manager emits after a successful write. Payload ids are session ids. */
+export interface SessionEvents {
+  created: { id: string; owner: string | null };
+  resumed: { id: string; owner: string | null };
+  updated: { id: string; version: number };
+  message: { id: string; seq: number; role: string };
+  transitioned: { id: string; from: SessionState; to: SessionState };
+  closed: { id: string };
+  expired: { count: number };
+}
+
+const DEFAULTS = {
+  idleTimeoutMs: 30 * 60_000,
+  maxLifetimeMs: 24 * 60 * 60_000,
+  closedRetentionMs: 60 * 60_000,
+  historyCap: 100,
+};
+
+/**
+ * Sessions with context, capped history, a guarded state machine, sliding TTL, owner binding, events and
+ * metrics — written once over any `SessionStore`. Every operation validates its input before writing, and
+ * every write is one atomic store call.
+ */
+export class SessionManager {
+  readonly store: SessionStore;
+  readonly clock: Clock;
+  readonly limits: SessionLimits;
+  readonly historyCap: number;
+  readonly hashIds: boolean;
+  readonly idleTimeoutMs: number | null;
+  readonly maxLifetimeMs: number | null;
+  readonly activityWriteIntervalMs: number;
+  readonly closedRetentionMs: number;
+  readonly #idBytes: number;
+  readonly #events: TypedEmitter<SessionEvents>;
+  readonly #counters: ManagerCounters = {
+    sessionsCreated: 0,
+    sessionsResumed: 0,
+    sessionsClosed: 0,
+    sessionsExpired: 0,
+    messagesAdded: 0,
+    transitions: 0,
+    versionConflicts: 0,
+    activityWrites: 0,
+  };
+
+  constructor(options: SessionManagerOptions) {
+    if (!options?.store) throw new InvalidValueError('SessionManager needs a store');
+    this.store = options.store;
+    this.clock = options.clock ?? systemClock;
+    this.limits = resolveLimits(options.limits);
+    this.idleTimeoutMs = optionalDuration(
+      options.idleTimeoutMs,
+      DEFAULTS.idleTimeoutMs,
+      'idleTimeoutMs',
+    );
+    this.maxLifetimeMs = optionalDuration(
+      options.maxLifetimeMs,
+      DEFAULTS.maxLifetimeMs,
+      'maxLifetimeMs',
+    );
+    this.activityWriteIntervalMs =
+      options.activityWriteIntervalMs ??
+      (this.idleTimeoutMs === null ? 60_000 : Math.floor(this.idleTimeoutMs / 10));
+    if (!(this.activityWriteIntervalMs >= 0)) {
+      throw new InvalidValueError('activityWriteIntervalMs must be zero or more');
+    }
+    this.closedRetentionMs = options.closedRetentionMs ?? DEFAULTS.closedRetentionMs;
+    assertPositiveInteger(this.closedRetentionMs, 'closedRetentionMs');
+    this.historyCap = options.historyCap ?? DEFAULTS.historyCap;
+    assertPositiveInteger(this.historyCap, 'historyCap');
+    this.hashIds = options.hashIds ?? true;
+    this.#idBytes = options.idBytes ?? DEFAULT_ID_BYTES;
+    generateSessionId(this.#idBytes);
+    this.#events = new TypedEmitter<SessionEvents>(
+      options.onListenerError ??
+        ((error, event) =>
+          console.error(`[mcp-session] "${String(event)}" listener threw:`, error)),
+    );
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof SessionEvents>(
+    event: K,
+    listener: (payload: SessionEvents[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** The storage id of a session id: its SHA-256 digest when `hashIds` is on, else the id itself. */
+  storageId(id: string): string {
+    assertValidId(id, this.limits.maxIdLength);
+    return this.hashIds ? hashSessionId(id) : id;
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Creates an active session with a fresh id, bound to `owner` when given. */
+  async createSession(
+    options: AccessOptions & { context?: JsonObject; metadata?: JsonObject } = {},
+  ): Promise<Session> {
+    const owner = this.#owner(options);
+    const context = options.context ?? {};
+    const metadata = options.metadata ?? {};
+    validateJsonObject(context, this.limits, 'context', this.limits.maxContextBytes);
+    validateJsonObject(metadata, this.limits, 'metadata', this.limits.maxMetadataBytes);
+    const now = this.clock.now();
+    for (let attempt = 0; ; attempt++) {
+      const id = generateSessionId(this.#idBytes);
+      const record: SessionRecord = {
+        id: this.storageId(id),
+        state: 'active',
+        context: structuredClone(context),
+        metadata: structuredClone(metadata),
+        owner,
+        createdAt: now,
+        lastActivityAt: now,
+        expiresAt: slidingExpiry(now, this.#touch(now)),
+        version: 1,
+        messageCount: 0,
+      };
+      try {
+        await this.store.create(record, { now });
+      } catch (error) {
+        // Only a 2^-96 collision gets here; one retry with a new id is plenty.
+        if (error instanceof SessionExistsError && attempt === 0) continue;
+        throw error;
+      }
+      this.#counters.sessionsCreated++;
+      this.#events.emit('created', { id, owner });
+      return { ...record, id };
+    }
+  }
+
+  /**
+   * Returns the session, or null when it is unknown, expired, closed or bound to another owner. Records
+   * activity when the activity write interval has passed.
+   */
+  async getSession(id: string, options: AccessOptions = {}): Promise<Session | null> {
+    const owner = this.#owner(options);
+    const record = await this.store.get(this.storageId(id), { now: this.clock.now(), owner });
+    if (!record || record.state === 'closed') return null;
+    return this.#recordActivity(id, record, owner).catch((error: unknown) => {
+      if (error instanceof SessionNotFoundError) return null;
+      throw error;
+    });
+  }
+
+  /** Like `getSession`, but throws `SessionNotFoundError` (or `SessionClosedError`) instead of returning null. */
+  async requireSession(id: string, options: AccessOptions = {}): Promise<Session> {
+    const owner = this.#owner(options);
+    const record = await this.store.get(this.storageId(id), { now: this.clock.now(), owner });
+    if (!record) throw new SessionNotFoundError();
+    if (record.state === 'closed') throw new SessionClosedError();
+    return this.#recordActivity(id, record, owner);
+  }
+
+  /**
+   * Replaces the context and/or metadata as a whole. Pass `expectedVersion` (from a session you read) to
+   * fail with `VersionConflictError` instead of overwriting someone else's write.
+   */
+  async updateSession(
+    id: string,
+    patch: { context?: JsonObject; metadata?: JsonObject },
+    options: AccessOptions & { expectedVersion?: number } = {},
+  ): Promise<Session> {
+    const change: SessionChange = {};
+    if (patch.context !== undefined) {
+      validateJsonObject(patch.context, this.limits, 'context', this.limits.maxContextBytes);
+      change.context = patch.context;
+    }
+    if (patch.metadata !== undefined) {
+      validateJsonObject(patch.metadata, this.limits, 'metadata', this.limits.maxMetadataBytes);
+      change.metadata = patch.metadata;
+    }
+    if (options.expectedVersion !== undefined) {
+      assertPositiveInteger(options.expectedVersion, 'expectedVersion');
+    }
+    return this.#write(id, change, options, options.expectedVersion);
+  }
+
+  /**
+   * Closes the session: it becomes a tombstone that answers "not found" and cannot come back, and is
+   * swept after `closedRetentionMs`. With `purge`, deletes it and its history at once instead.
+   * Returns false when there was no live session to close.
+   */
+  async closeSession(
+    id: string,
+    options: AccessOptions & { purge?: boolean } = {},
+  ): Promise<boolean> {
+    if (options.purge) {
+      const storageId = this.storageId(id);
+      const owner = this.#owner(options);
+      const record = await this.store.get(storageId, { now: this.clock.now(), owner });
+      if (!record || record.state === 'closed' || !(await this.store.delete(storageId)))
+        return false;
+      this.#counters.sessionsClosed++;
+      this.#events.emit('closed', { id });
+      return true;
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.transitionState(id, 'closed', options);
+        return true;
+      } catch (error) {
+        if (error instanceof SessionNotFoundError) return false; // also: someone else closed it
+        // The state moved between read and write (say active → idle): closing is still allowed, re-read.
+        if (!(error instanceof VersionConflictError) || attempt >= 4) throw error;
+      }
+    }
+  }
+
+  /**
+   * Resumes the session `preferredId` when the store holds it in a resumable state (active, idle or
+   * suspended) bound to exactly this owner; otherwise creates a fresh session with a new id. A client can
+   * never choose an id: an unknown preferred id always yields a new one.
+   */
+  async resumeSession(
+    preferredId: string | null | undefined,
+    options: AccessOptions & { context?: JsonObject; metadata?: JsonObject } = {},
+  ): Promise<{ session: Session; resumed: boolean }> {
+    const owner = this.#owner(options);
+    if (typeof preferredId === 'string' && isWellFormedId(preferredId, this.limits.maxIdLength)) {
+      const resumed = await this.#resume(preferredId, owner);
+      if (resumed) {
+        this.#counters.sessionsResumed++;
+        this.#events.emit('resumed', { id: preferredId, owner });
+        return { session: resumed, resumed: true };
+      }
+    }
+    return { session: await this.createSession({ ...options, owner }), resumed: false };
+  }
+
+  async #resume(id: string, owner: string | null): Promise<Session | null> {
+    const storageId = this.storageId(id);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = this.clock.now();
+      const record = await this.store.get(storageId, { now, owner });
+      // Strict owner equality: an unbound session cannot be claimed by an authenticated caller.
+      if (!record || record.owner !== owner || !RESUMABLE_STATES.includes(record.state))
+        return null;
+      const change: SessionChange = { touch: this.#touch(now) };
+      if (record.state !== 'active') change.state = 'active';
+      try {
+        const updated = await this.store.update(storageId, change, {
+          now,
+          owner,
+          expectedState: record.state,
+        });
+        if (change.state) {
+          this.#counters.transitions++;
+          this.#events.emit('transitioned', { id, from: record.state, to: 'active' });
+        }
+        return { ...updated, id };
+      } catch (error) {
+        if (error instanceof SessionNotFoundError) return null;
+        if (!(error instanceof VersionConflictError)) throw error;
+      }
+    }
+    return null;
+  }
+
+  /** Records activity now (always writes): slides the idle expiry. */
+  async touch(id: string, options: AccessOptions = {}): Promise<Session> {
+    const owner = this.#owner(options);
+    const now = this.clock.now();
+    try {
+      const record = await this.store.update(
+        this.storageId(id),
+        { touch: this.#touch(now) },
+        { now, owner, expectedState: RESUMABLE_STATES },
+      );
+      this.#counters.activityWrites++;
+      return { ...record, id };
+    } catch (error) {
+      throw this.#mapStateConflict(error);
+    }
+  }
+
+  // ── context ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Sets one context key atomically; concurrent writes of other keys are never lost. */
+  async setContext(
+    id: string,
+    key: string,
+    value: JsonValue,
+    options: AccessOptions = {},
+  ): Promise<Session> {
+    assertValidKey(key, this.limits, 'context key');
+    assertMaxBytes(
+      validateJson(value, this.limits, `context.${key}`),
+      this.limits.maxContextBytes,
+      `context.${key}`,
+    );
+    return this.#write(id, { contextSet: { [key]: value } }, options);
+  }
+
+  /** Reads the whole context. */
+  async getContext(id: string, options?: AccessOptions): Promise<JsonObject>;
+  /** Reads one context key (undefined when unset). */
+  async getContext(
+    id: string,
+    key: string,
+    options?: AccessOptions,
+  ): Promise<JsonValue | undefined>;
+  async getContext(
+    id: string,
+    keyOrOptions?: string | AccessOptions,
+    maybeOptions?: AccessOptions,
+  ): Promise<JsonObject | JsonValue | undefined> {
+    const key = typeof keyOrOptions === 'string' ? keyOrOptions : undefined;
+    const options = (typeof keyOrOptions === 'string' ? maybeOptions : keyOrOptions) ?? {};
+    const { context } = await this.requireSession(id, options);
+    return key === undefined ? context : Object.hasOwn(context, key) ? context[key] : undefined;
+  }
+
+  /**
+   * Sets several keys (and removes the keys in `remove`) in one atomic write; other keys are untouched.
+   */
+  async updateContext(
+    id: string,
+    patch: JsonObject,
+    options: AccessOptions & { remove?: readonly string[] } = {},
+  ): Promise<Session> {
+    validateJsonObject(patch, this.limits, 'context patch', this.limits.maxContextBytes);
+    const remove = options.remove ?? [];
+    if (!Array.isArray(remove)) throw new InvalidValueError('remove must be an array of keys');
+    for (const key of remove) assertValidKey(key, this.limits, 'remove');
+    return this.#write(id, { contextSet: patch, contextDelete: remove }, options);
+  }
+
+  /** Removes every context key. */
+  async clearContext(id: string, options: AccessOptions = {}): Promise<Session> {
+    return this.#write(id, { context: {} }, options);
+  }
+
+  // ── history ────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Appends a message to the history, trimming it to `cap` (default: the manager's `historyCap`) in the
+   * same atomic step. Returns the message's sequence number.
+   */
+  async addMessage(
+    id: string,
+    message: SessionMessage,
+    options: AccessOptions & { cap?: number } = {},
+  ): Promise<{ seq: number; messageCount: number }> {
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      throw new InvalidValueError(
+        'A message must be an object with "role" and "content"',
+        'message',
+      );
+    }
+    if (typeof message.role !== 'string' || message.role.length === 0) {
+      throw new InvalidValueError('A message needs a non-empty string "role"', 'message.role');
+    }
+    if (!Object.hasOwn(message, 'content')) {
+      throw new InvalidValueError('A message needs "content"', 'message.content');
+    }
+    const cap = options.cap ?? this.historyCap;
+    assertPositiveInteger(cap, 'cap');
+    assertMaxBytes(
+      validateJson(message, this.limits, 'message'),
+      this.limits.maxMessageBytes,
+      'message',
+    );
+    const owner = this.#owner(options);
+    const now = this.clock.now();
+    try {
+      const result = await this.store.append(this.storageId(id), HISTORY_LOG, [message], {
+        now,
+        owner,
+        expectedState: WRITABLE_STATES,
+        cap,
+        countMessages: true,
+        touch: this.#touch(now),
+      });
+      this.#counters.messagesAdded++;
+      this.#events.emit('message', { id, seq: result.lastSeq, role: message.role });
+      return { seq: result.lastSeq, messageCount: result.messageCount };
+    } catch (error) {
+      throw this.#mapStateConflict(error);
+    }
+  }
+
+  /**
+   * Reads the history, oldest first. With `limit` alone: the newest `limit` messages. With `afterSeq`:
+   * the messages after it (for paging forward).
+   */
+  async getHistory(
+    id: string,
+    options: AccessOptions & { limit?: number; afterSeq?: number; beforeSeq?: number } = {},
+  ): Promise<HistoryEntry[]> {
+    return (await this.readLog(id, HISTORY_LOG, options)) as HistoryEntry[];
+  }
+
+  /** Counts, roles and the newest `recent` (default 5) messages of the retained history. */
+  async getConversationSummary(
+    id: string,
+    options: AccessOptions & { recent?: number } = {},
+  ): Promise<ConversationSummary> {
+    const recent = options.recent ?? 5;
+    if (recent !== 0) assertPositiveInteger(recent, 'recent');
+    const session = await this.requireSession(id, options);
+    const history = await this.getHistory(id, options);
+    const byRole: Record<string, number> = {};
+    for (const entry of history) byRole[entry.data.role] = (byRole[entry.data.role] ?? 0) + 1;
+    return {
+      id,
+      state: session.state,
+      messageCount: session.messageCount,
+      retainedMessages: history.length,
+      byRole,
+      firstMessageAt: history[0]?.at ?? null,
+      lastMessageAt: history.at(-1)?.at ?? null,
+      recent: recent === 0 ? [] : history.slice(-recent),
+    };
+  }
+
+  // ── generic logs (the MCP event store uses one per stream) ─────────────────────────────────────
+
+  /**
+   * Appends entries to a named log of the session (not `history`, which `addMessage` owns), trimmed to
+   * `cap` newest entries when given. Records activity in the same atomic step.
+   */
+  async appendToLog(
+    id: string,
+    log: string,
+    entries: readonly JsonValue[],
+    options: AccessOptions & { cap?: number } = {},
+  ): Promise<{ firstSeq: number; lastSeq: number }> {
+    assertValidLogName(log);
+    if (log === HISTORY_LOG) throw new InvalidValueError('Use addMessage to write the history log');
+    if (!Array.isArray(entries) || entries.length === 0) {
+      throw new InvalidValueError('entries must be a non-empty array');
+    }
+    if (options.cap !== undefined) assertPositiveInteger(options.cap, 'cap');
+    entries.forEach((entry, i) => {
+      assertMaxBytes(
+        validateJson(entry, this.limits, `entries[${i}]`),
+        this.limits.maxMessageBytes,
+        'log entry',
+      );
+    });
+    const owner = this.#owner(options);
+    const now = this.clock.now();
+    try {
+      const result = await this.store.append(this.storageId(id), log, entries, {
+        now,
+        owner,
+        expectedState: WRITABLE_STATES,
+        ...(options.cap === undefined ? {} : { cap: options.cap }),
+        touch: this.#touch(now),
+      });
+      return { firstSeq: result.firstSeq, lastSeq: result.lastSeq };
+    } catch (error) {
+      throw this.#mapStateConflict(error);
+    }
+  }
+
+  /** Reads a named log, oldest first; same paging as `getHistory`. One round trip. */
+  async readLog(
+    id: string,
+    log: string,
+    options: AccessOptions & { limit?: number; afterSeq?: number; beforeSeq?: number } = {},
+  ): Promise<LogEntry[]> {
+    assertValidLogName(log);
+    const { limit, afterSeq, beforeSeq } = options;
+    if (limit !== undefined) assertPositiveInteger(limit, 'limit');
+    for (const [name, value] of [
+      ['afterSeq', afterSeq],
+      ['beforeSeq', beforeSeq],
+    ] as const) {
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+        throw new InvalidValueError(`${name} must be a non-negative integer`);
+      }
+    }
+    // Without a lower bound, a limit means "the newest n": read backwards, then restore the order.
+    const newestFirst = limit !== undefined && afterSeq === undefined;
+    try {
+      const entries = await this.store.read(this.storageId(id), log, {
+        now: this.clock.now(),
+        owner: this.#owner(options),
+        expectedState: RESUMABLE_STATES,
+        ...(limit === undefined ? {} : { limit }),
+        ...(afterSeq === undefined ? {} : { afterSeq }),
+        ...(beforeSeq === undefined ? {} : { beforeSeq }),
+        order: newestFirst ? 'desc' : 'asc',
+      });
+      return newestFirst ? entries.reverse() : entries;
+    } catch (error) {
+      throw this.#mapStateConflict(error);
+    }
+  }
+
+  // ── state machine ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Moves the session to `to` if the state machine allows it from its current state. The write is
+   * guarded by the state it was read in, so of several racing transitions exactly one wins; the others
+   * get `VersionConflictError` and may re-read and decide again. Moving to `closed` leaves a tombstone
+   * for `closedRetentionMs`, as `closeSession` does.
+   */
+  async transitionState(
+    id: string,
+    to: SessionState,
+    options: AccessOptions = {},
+  ): Promise<Session> {
+    if (!Object.hasOwn(SESSION_TRANSITIONS, to)) {
+      throw new InvalidValueError(`Unknown session state ${JSON.stringify(to)}`);
+    }
+    const owner = this.#owner(options);
+    const storageId = this.storageId(id);
+    const now = this.clock.now();
+    const record = await this.store.get(storageId, { now, owner });
+    if (!record) throw new SessionNotFoundError();
+    if (record.state === 'closed') throw new SessionClosedError();
+    assertTransition(record.state, to);
+    try {
+      const change: SessionChange =
+        to === 'closed'
+          ? { state: to, lastActivityAt: now, expiresAt: now + this.closedRetentionMs }
+          : { state: to, touch: this.#touch(now) };
+      const updated = await this.store.update(storageId, change, {
+        now,
+        owner,
+        expectedState: record.state,
+      });
+      this.#counters.transitions++;
+      this.#events.emit('transitioned', { id, from: record.state, to });
+      if (to === 'closed') {
+        this.#counters.sessionsClosed++;
+        this.#events.emit('closed', { id });
+      }
+      return { ...updated, id };
+    } catch (error) {
+      throw this.#mapStateConflict(error, false);
+    }
+  }
+
+  /** The session's current state (a closed session throws `SessionClosedError`, like a missing one). */
+  async getState(id: string, options: AccessOptions = {}): Promise<SessionState> {
+    return (await this.requireSession(id, options)).state;
+  }
+
+  /** Whether the state machine allows `from → to`. */
+  canTransition(from: SessionState, to: SessionState): boolean {
+    return canTransition(from, to);
+  }
+
+  // ── listing, analytics, housekeeping ───────────────────────────────────────────────────────────
+
+  /**
+   * Pages through live sessions (closed tombstones included until swept), ordered by storage id. Records
+   * carry storage ids: with `hashIds` on, session ids cannot be recovered from a listing.
+   */
+  async listSessions(
+    options: { state?: SessionState; owner?: string; limit?: number; cursor?: string | null } = {},
+  ): Promise<ListPage> {
+    const limit = options.limit ?? 100;
+    assertPositiveInteger(limit, 'limit');
+    if (options.owner !== undefined) assertValidOwner(options.owner, this.limits.maxOwnerLength);
+    if (options.state !== undefined && !Object.hasOwn(SESSION_TRANSITIONS, options.state)) {
+      throw new InvalidValueError(`Unknown session state ${JSON.stringify(options.state)}`);
+    }
+    return this.store.list({
+      now: this.clock.now(),
+      limit,
+      ...(options.state === undefined ? {} : { state: options.state }),
+      ...(options.owner === undefined ? {} : { owner: options.owner }),
+      ...(options.cursor == null ? {} : { cursor: options.cursor }),
+    });
+  }
+
+  /** Deletes every expired session and its logs, in batches of `batchSize` (default 1000). Returns the count. */
+  async sweepExpired(options: { batchSize?: number } = {}): Promise<number> {
+    const batchSize = options.batchSize ?? 1000;
+    assertPositiveInteger(batchSize, 'batchSize');
+    const now = this.clock.now();
+    let total = 0;
+    for (;;) {
+      const deleted = await this.store.sweep(now, { limit: batchSize });
+      total += deleted;
+      if (deleted < batchSize) break;
+    }
+    if (total > 0) {
+      this.#counters.sessionsExpired += total;
+      this.#events.emit('expired', { count: total });
+    }
+    return total;
+  }
+
+  /** Counters of this manager plus the store's aggregates. */
+  async getMetrics(): Promise<SessionMetrics> {
+    return { counters: { ...this.#counters }, store: await this.store.stats(this.clock.now()) };
+  }
+
+  /** Age, idleness, expiry, message and context figures of one session. */
+  async getSessionStatistics(id: string, options: AccessOptions = {}): Promise<SessionStatistics> {
+    const session = await this.requireSession(id, options);
+    const [oldest] = await this.readLog(id, HISTORY_LOG, { ...options, afterSeq: 0, limit: 1 });
+    const [newest] = await this.readLog(id, HISTORY_LOG, { ...options, limit: 1 });
+    const now = this.clock.now();
+    return {
+      id,
+      state: session.state,
+      ageMs: now - session.createdAt,
+      idleMs: now - session.lastActivityAt,
+      expiresInMs: session.expiresAt === null ? null : session.expiresAt - now,
+      messageCount: session.messageCount,
+      // Seqs within a log are contiguous (trimming only drops the oldest), so this count is exact.
+      retainedMessages: oldest && newest ? newest.seq - oldest.seq + 1 : 0,
+      contextKeys: Object.keys(session.context).length,
+      contextBytes: Buffer.byteLength(JSON.stringify(session.context), 'utf8'),
+      version: session.version,
+    };
+  }
+
+  /** Closes the store. */
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────────────
+
+  #owner(options: AccessOptions): string | null {
+    const owner = options.owner ?? null;
+    assertValidOwner(owner, this.limits.maxOwnerLength);
+    return owner;
+  }
+
+  #touch(now: number): Touch {
+    return { at: now, idleTimeoutMs: this.idleTimeoutMs, maxLifetimeMs: this.maxLifetimeMs };
+  }
+
+  /** One guarded write to a writable session, with activity recorded in the same step. */
+  async #write(
+    id: string,
+    change: SessionChange,
+    options: AccessOptions,
+    expectedVersion?: number,
+  ): Promise<Session> {
+    const owner = this.#owner(options);
+    const now = this.clock.now();
+    try {
+      const record = await this.store.update(
+        this.storageId(id),
+        { ...change, touch: this.#touch(now) },
+        {
+          now,
+          owner,
+          expectedState: WRITABLE_STATES,
+          maxContextBytes: this.limits.maxContextBytes,
+          ...(expectedVersion === undefined ? {} : { expectedVersion }),
+        },
+      );
+      this.#events.emit('updated', { id, version: record.version });
+      return { ...record, id };
+    } catch (error) {
+      throw this.#mapStateConflict(error);
+    }
+  }
+
+  /** Writes activity for a read when the throttle window has passed; otherwise returns the record as read. */
+  async #recordActivity(id: string, record: SessionRecord, owner: string | null): Promise<Session> {
+    const now = this.clock.now();
+    if (now - record.lastActivityAt < this.activityWriteIntervalMs) return { ...record, id };
+    try {
+      const updated = await this.store.update(
+        record.id,
+        { touch: this.#touch(now) },
+        { now, owner, expectedState: RESUMABLE_STATES },
+      );
+      this.#counters.activityWrites++;
+      return { ...updated, id };
+    } catch (error) {
+      throw this.#mapStateConflict(error);
+    }
+  }
+
+  /**
+   * Turns a failed state guard into what the caller should see: closed → `SessionClosedError` (a
+   * not-found), suspended → `SessionSuspendedError`. With `mapAll` false, only closed is mapped.
+   */
+  #mapStateConflict(error: unknown, mapAll = true): unknown {
+    if (error instanceof VersionConflictError) {
+      if (error.guard === 'state' && error.actualState === 'closed')
+        return new SessionClosedError();
+      if (mapAll && error.guard === 'state' && error.actualState === 'suspended') {
+        return new SessionSuspendedError();
+      }
+      this.#counters.versionConflicts++;
+    }
+    return error;
+  }
+}
+
+function optionalDuration(
+  value: number | null | undefined,
+  fallback: number,
+  name: string,
+): number | null {
+  if (value === null) return null;
+  const duration = value ?? fallback;
+  assertPositiveInteger(duration, name);
+  return duration;
+}
+
+function isWellFormedId(id: string, maxLength: number): boolean {
+  try {
+    assertValidId(id, maxLength);
+    return true;
+  } catch {
+    return false;
+  }
+}

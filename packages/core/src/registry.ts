@@ -1,0 +1,162 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InvalidStoreUrlError, StorePackageMissingError } from './errors.js';
+import type { SessionStore } from './store.js';
+
+/**
+ * Opens a store from a URL. Adapter packages export one as `storeFromUrl`, which is what the built-in
+ * schemes call.
+ */
+export type StoreLoader = (url: string) => SessionStore | Promise<SessionStore>;
+
+/** What an adapter package must export to be loadable by scheme. */
+export interface StoreAdapterModule {
+  storeFromUrl: StoreLoader;
+}
+
+/** Built-in schemes and the packages each needs (the adapter first, then its driver). */
+const BUILTIN_SCHEMES: Readonly<Record<string, readonly string[]>> = {
+  memory: ['@mcp-session/memory'],
+  file: ['@mcp-session/file'],
+  sqlite: ['@mcp-session/sqlite', 'better-sqlite3'],
+  redis: ['@mcp-session/redis', 'ioredis'],
+  rediss: ['@mcp-session/redis', 'ioredis'],
+  postgres: ['@mcp-session/postgres', 'pg'],
+  postgresql: ['@mcp-session/postgres', 'pg'],
+};
+
+const registered = new Map<string, StoreLoader>();
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
+
+/**
+ * Makes `createStore` open URLs of `scheme` with `loader` (overriding a built-in scheme of that name).
+ * Community adapters call this once at start-up.
+ */
+export function registerStore(scheme: string, loader: StoreLoader): void {
+  const name = scheme.replace(/:$/, '').toLowerCase();
+  if (!/^[a-z][a-z0-9+.-]*$/.test(name)) {
+    throw new InvalidStoreUrlError(`"${scheme}" is not a valid URL scheme`);
+  }
+  if (typeof loader !== 'function')
+    throw new InvalidStoreUrlError('registerStore needs a loader function');
+  registered.set(name, loader);
+}
+
+/**
+ * Opens the store a URL names: `memory:`, `file:./data/sessions`, `sqlite:./data/sessions.db`,
+ * `redis://host:6379/0?prefix=mcp`, `postgres://user@host/db?schema=mcp`, or a registered scheme.
+ * Built-in schemes load their package on first use, so only the backend in use needs installing.
+ * @throws InvalidStoreUrlError for a malformed URL or an unknown scheme.
+ * @throws StorePackageMissingError naming what to install when the backend package is missing.
+ */
+export async function createStore(url: string): Promise<SessionStore> {
+  if (typeof url !== 'string' || url.trim() === '') {
+    throw new InvalidStoreUrlError(
+      'A store URL is required, e.g. "sqlite:./data/sessions.db", "redis://localhost:6379" or "memory:".',
+    );
+  }
+  const match = SCHEME.exec(url.trim());
+  if (!match?.[1]) {
+    throw new InvalidStoreUrlError(
+      `Store URL "${redactUrl(url)}" has no scheme. Write it as <scheme>:<location>, e.g. "sqlite:./data/sessions.db".`,
+    );
+  }
+  const scheme = match[1].toLowerCase();
+  const loader = registered.get(scheme);
+  if (loader) return loader(url.trim());
+  const packages = BUILTIN_SCHEMES[scheme];
+  if (!packages) {
+    const known = [...new Set([...Object.keys(BUILTIN_SCHEMES), ...registered.keys()])].sort();
+    throw new InvalidStoreUrlError(
+      `Unknown store scheme "${scheme}:". Known: ${known.map((s) => `${s}:`).join(', ')}. ` +
+        'A community adapter must be registered first with registerStore().',
+    );
+  }
+  const adapter = await importAdapter(scheme, packages);
+  return adapter.storeFromUrl(url.trim());
+}
+
+/** Hides the password of a URL for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^@/]*@/i, '$1***@');
+}
+
+/**
+ * Splits a path-style store URL: `sqlite:./data/s.db`, `sqlite:/abs/s.db`, `sqlite:///abs/s.db`,
+ * `file:data/sessions?fsync=false`, `sqlite::memory:`. Relative paths stay relative (to the working
+ * directory), unlike WHATWG URL parsing, which would make them absolute.
+ */
+export function parsePathUrl(url: string): {
+  scheme: string;
+  path: string;
+  params: URLSearchParams;
+} {
+  const match = SCHEME.exec(url);
+  if (!match?.[1]) throw new InvalidStoreUrlError(`Store URL "${url}" has no scheme`);
+  const scheme = match[1].toLowerCase();
+  const rest = url.slice(match[0].length);
+  const query = rest.indexOf('?');
+  let path = query === -1 ? rest : rest.slice(0, query);
+  const params = new URLSearchParams(query === -1 ? '' : rest.slice(query + 1));
+  if (path.startsWith('//')) {
+    const slash = path.indexOf('/', 2);
+    const host = slash === -1 ? path.slice(2) : path.slice(2, slash);
+    if (host !== '' && host !== 'localhost') {
+      throw new InvalidStoreUrlError(
+        `"${scheme}:" URLs name a local path; "${host}" looks like a host. Write ${scheme}:///absolute/path or ${scheme}:./relative/path.`,
+      );
+    }
+    path = slash === -1 ? '' : path.slice(slash);
+  }
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    throw new InvalidStoreUrlError(`Store URL "${url}" has a malformed %-escape in its path`);
+  }
+  if (path === '') {
+    throw new InvalidStoreUrlError(`"${scheme}:" needs a path, e.g. "${scheme}:./data/sessions"`);
+  }
+  return { scheme, path, params };
+}
+
+async function importAdapter(
+  scheme: string,
+  packages: readonly string[],
+): Promise<StoreAdapterModule> {
+  const [adapterPackage = ''] = packages;
+  let module: unknown;
+  try {
+    module = await import(adapterPackage);
+  } catch (error) {
+    if (!isMissingModule(error, packages)) throw error;
+    // Core cannot see the application's packages when it is linked rather than installed beside
+    // them (workspaces, pnpm's isolated layout): resolve from the working directory instead.
+    module = await importFromWorkingDirectory(adapterPackage).catch((second: unknown) => {
+      throw isMissingModule(second, packages)
+        ? new StorePackageMissingError(scheme, packages, { cause: second })
+        : second;
+    });
+  }
+  const adapter = module as Partial<StoreAdapterModule>;
+  if (typeof adapter.storeFromUrl !== 'function') {
+    throw new InvalidStoreUrlError(`${adapterPackage} does not export storeFromUrl(url)`);
+  }
+  return adapter as StoreAdapterModule;
+}
+
+async function importFromWorkingDirectory(specifier: string): Promise<unknown> {
+  const require = createRequire(join(process.cwd(), 'package.json'));
+  return import(pathToFileURL(require.resolve(specifier)).href);
+}
+
+function isMissingModule(error: unknown, packages: readonly string[]): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  const missing =
+    code === 'ERR_MODULE_NOT_FOUND' ||
+    code === 'MODULE_NOT_FOUND' ||
+    /cannot find (package|module)|failed to (load|resolve)/i.test(error.message);
+  return missing && packages.some((name) => error.message.includes(name));
+}

@@ -1,0 +1,159 @@
+/**
+ * Building blocks for store adapters: the exact semantics of guards, expiry, changes and cursors, written
+ * once so every adapter (ours and community ones) agrees with the contract.
+ */
+import {
+  InvalidValueError,
+  SessionError,
+  SessionNotFoundError,
+  StoreUnavailableError,
+  VersionConflictError,
+} from './errors.js';
+import type { RecordGuards, SessionChange, Touch } from './store.js';
+import type { SessionRecord, SessionState, StoreStats } from './types.js';
+import {
+  assertPositiveInteger,
+  assertValidId,
+  assertValidKey,
+  assertValidLogName,
+  jsonByteLength,
+} from './validation.js';
+
+/** A record is expired when it has an expiry and `expiresAt <= now`. */
+export function isExpired(record: Pick<SessionRecord, 'expiresAt'>, now: number): boolean {
+  return record.expiresAt !== null && record.expiresAt <= now;
+}
+
+/** The owner guard: no guard (undefined), an unbound record, or the same owner. */
+export function isVisibleTo(
+  record: Pick<SessionRecord, 'owner'>,
+  owner: string | null | undefined,
+): boolean {
+  return owner === undefined || record.owner === null || record.owner === owner;
+}
+
+/** Normalizes `expectedState` to a list (or undefined when there is no state guard). */
+export function expectedStates(
+  expected: SessionState | readonly SessionState[] | undefined,
+): readonly SessionState[] | undefined {
+  if (expected === undefined) return undefined;
+  return typeof expected === 'string' ? [expected] : expected;
+}
+
+/**
+ * Applies the guards to a record read inside the store's atomic section, in contract order, and returns
+ * it. Pass `undefined`/`null` when the record is absent.
+ */
+export function checkGuards<R extends SessionRecord>(
+  record: R | null | undefined,
+  guards: RecordGuards,
+): R {
+  if (!record || isExpired(record, guards.now) || !isVisibleTo(record, guards.owner)) {
+    throw new SessionNotFoundError();
+  }
+  if (guards.expectedVersion !== undefined && record.version !== guards.expectedVersion) {
+    throw new VersionConflictError('version', record.version, record.state);
+  }
+  const states = expectedStates(guards.expectedState);
+  if (states !== undefined && !states.includes(record.state)) {
+    throw new VersionConflictError('state', record.version, record.state);
+  }
+  return record;
+}
+
+/**
+ * Returns a new record with `change` applied and `version` incremented. Context keys are assigned as own
+ * data properties, so a `__proto__` key could never reach a prototype (it is rejected anyway).
+ */
+export function applyChange(record: SessionRecord, change: SessionChange): SessionRecord {
+  const context = { ...(change.context ?? record.context) };
+  for (const [key, value] of Object.entries(change.contextSet ?? {})) {
+    assertValidKey(key, undefined, `contextSet.${key}`);
+    Object.defineProperty(context, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  for (const key of change.contextDelete ?? []) delete context[key];
+  return {
+    ...record,
+    state: change.state ?? record.state,
+    metadata: change.metadata ?? record.metadata,
+    context,
+    lastActivityAt: change.touch?.at ?? change.lastActivityAt ?? record.lastActivityAt,
+    expiresAt: change.touch
+      ? slidingExpiry(record.createdAt, change.touch)
+      : change.expiresAt !== undefined
+        ? change.expiresAt
+        : record.expiresAt,
+    version: record.version + 1,
+  };
+}
+
+/**
+ * The expiry a touch gives a record created at `createdAt`: `min(at + idleTimeoutMs, createdAt +
+ * maxLifetimeMs)`, ignoring null terms; null when both are null.
+ */
+export function slidingExpiry(createdAt: number, touch: Touch): number | null {
+  const idle = touch.idleTimeoutMs === null ? null : touch.at + touch.idleTimeoutMs;
+  const absolute = touch.maxLifetimeMs === null ? null : createdAt + touch.maxLifetimeMs;
+  if (idle === null) return absolute;
+  if (absolute === null) return idle;
+  return Math.min(idle, absolute);
+}
+
+/** Size of a context as the contract's `maxContextBytes` measures it (UTF-8 JSON bytes). */
+export function contextByteLength(context: SessionRecord['context']): number {
+  return jsonByteLength(context);
+}
+
+/** Checks the arguments every store primitive shares, so bad calls fail before any I/O. */
+export function checkStoreArgs(id: string, log?: string): void {
+  assertValidId(id);
+  if (log !== undefined) assertValidLogName(log);
+}
+
+/** Checks `cap`, `limit` and similar optional positive integers. */
+export function checkOptionalPositive(value: number | undefined, name: string): void {
+  if (value !== undefined) assertPositiveInteger(value, name);
+}
+
+/** Encodes the position after `lastId` as an opaque list cursor. */
+export function encodeListCursor(lastId: string): string {
+  return Buffer.from(lastId, 'utf8').toString('base64url');
+}
+
+/** Decodes a list cursor, or returns null for the first page. */
+export function decodeListCursor(cursor: string | null | undefined): string | null {
+  if (cursor === undefined || cursor === null) return null;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (id.length === 0 || encodeListCursor(id) !== cursor) {
+    throw new InvalidValueError(
+      'Malformed list cursor: pass nextCursor from the previous page unchanged',
+    );
+  }
+  return id;
+}
+
+/** Stats of an empty store; adapters fill it in. */
+export function emptyStats(): StoreStats {
+  return {
+    total: 0,
+    byState: { active: 0, idle: 0, suspended: 0, closed: 0 },
+    expired: 0,
+    messages: 0,
+    oldestCreatedAt: null,
+  };
+}
+
+/**
+ * Wraps a driver failure as `StoreUnavailableError`, keeping errors of this project unchanged. Adapters
+ * call it in their catch blocks.
+ */
+export function toStoreError(error: unknown, what: string): SessionError {
+  if (error instanceof SessionError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreUnavailableError(`${what} failed: ${reason}`, { cause: error });
+}

@@ -1,0 +1,218 @@
+import type {
+  JsonObject,
+  JsonValue,
+  LogEntry,
+  SessionRecord,
+  SessionState,
+  StoreCapabilities,
+  StoreStats,
+} from './types.js';
+
+/**
+ * Guards every store primitive that targets one record understands. They are checked atomically with
+ * the operation, in this order: the record exists and is not expired → `owner` → `expectedVersion` →
+ * `expectedState`.
+ */
+export interface RecordGuards {
+  /** Current time, epoch milliseconds. A record with `expiresAt <= now` is treated as absent. */
+  now: number;
+  /**
+   * When given (even as null), the record is treated as absent unless its owner is null or equal to this
+   * value. Owner mismatches therefore surface exactly like missing records.
+   */
+  owner?: string | null;
+  /** Fail with `VersionConflictError` (guard `version`) unless the record is at this version. */
+  expectedVersion?: number;
+  /** Fail with `VersionConflictError` (guard `state`) unless the record is in (one of) these states. */
+  expectedState?: SessionState | readonly SessionState[];
+}
+
+/**
+ * One atomic change to a record. Fields left undefined are untouched. `context` (whole replacement) is
+ * applied before `contextSet` and `contextDelete`, so all three may be combined.
+ */
+export interface SessionChange {
+  state?: SessionState;
+  /** Replaces the whole metadata object. */
+  metadata?: JsonObject;
+  /** Replaces the whole context object. */
+  context?: JsonObject;
+  /**
+   * Sets individual top-level context keys. Keys not named here are untouched, so concurrent writers of
+   * disjoint keys never overwrite each other.
+   */
+  contextSet?: Readonly<Record<string, JsonValue>>;
+  /** Removes individual top-level context keys (absent keys are ignored). */
+  contextDelete?: readonly string[];
+  /** Epoch milliseconds. */
+  lastActivityAt?: number;
+  /** Absolute expiry, epoch milliseconds, or null for never. */
+  expiresAt?: number | null;
+  /** Slides `lastActivityAt`/`expiresAt`; applied after the two fields above. */
+  touch?: Touch;
+}
+
+/** Options of `update`. */
+export interface UpdateOptions extends RecordGuards {
+  /**
+   * When given, the update fails with `PayloadTooLargeError` and writes nothing if the resulting context,
+   * serialized as JSON by the backend, is larger than this many bytes. Backends serialize slightly
+   * differently (whitespace), so treat it as a bound with a few percent of slack.
+   */
+  maxContextBytes?: number;
+}
+
+/**
+ * Slides a session's expiry in the same atomic step as a write. The store sets `lastActivityAt = at` and
+ * `expiresAt = min(at + idleTimeoutMs, createdAt + maxLifetimeMs)`, where a null term is no bound and
+ * both null means never (see `slidingExpiry`). The store computes it because only it has `createdAt` at
+ * hand inside the atomic step.
+ */
+export interface Touch {
+  /** Time of the activity, epoch milliseconds. */
+  at: number;
+  /** Sliding idle window, milliseconds, or null for none. */
+  idleTimeoutMs: number | null;
+  /** Absolute lifetime counted from `createdAt`, milliseconds, or null for none. */
+  maxLifetimeMs: number | null;
+}
+
+/** Options of `append`. */
+export interface AppendOptions extends RecordGuards {
+  /**
+   * Keep only the newest `cap` entries of this log after the append (a positive integer). Omit for an
+   * uncapped log.
+   */
+  cap?: number;
+  /** Add the number of appended entries to the record's `messageCount`. */
+  countMessages?: boolean;
+  /** Also slide `lastActivityAt` and `expiresAt` in the same atomic step. */
+  touch?: Touch;
+}
+
+/** Result of `append`. */
+export interface AppendResult {
+  /** Seq of the first appended entry; the batch has contiguous seqs `firstSeq..lastSeq`. */
+  firstSeq: number;
+  /** Seq of the last appended entry. */
+  lastSeq: number;
+  /** The record's version after the append. */
+  version: number;
+  /** The record's `messageCount` after the append. */
+  messageCount: number;
+}
+
+/** Options of `read`; the guards apply as for `update`. */
+export interface ReadOptions extends RecordGuards {
+  /** Only entries with `seq > afterSeq`. */
+  afterSeq?: number;
+  /** Only entries with `seq < beforeSeq`. */
+  beforeSeq?: number;
+  /** At most this many entries (a positive integer). */
+  limit?: number;
+  /**
+   * `asc` (default) returns the oldest matching entries first; `desc` the newest first, so
+   * `{ order: 'desc', limit: 20 }` is "the last 20".
+   */
+  order?: 'asc' | 'desc';
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /** Current time, epoch milliseconds; expired records are never listed. */
+  now: number;
+  state?: SessionState;
+  /** Only records bound to exactly this owner. */
+  owner?: string;
+  /** Page size, a positive integer. */
+  limit: number;
+  /** `nextCursor` of the previous page. Opaque. */
+  cursor?: string | null;
+}
+
+/** One page of `list`, ordered by storage id ascending. */
+export interface ListPage {
+  records: SessionRecord[];
+  /** Pass to the next call; null when this was the last page. */
+  nextCursor: string | null;
+}
+
+/** Options of `sweep`. */
+export interface SweepOptions {
+  /** Delete at most this many expired records in this call (a positive integer). Default 1000. */
+  limit?: number;
+}
+
+/**
+ * The adapter contract: small atomic primitives a backend must provide. Policy (ids, TTL, the state
+ * machine, validation, history caps) lives in `SessionManager`; a store stores.
+ *
+ * Rules every implementation obeys (the conformance suite checks them):
+ * - Every primitive is atomic: it happens entirely or not at all, also against other processes when
+ *   `capabilities.sharedAcrossProcesses` is true.
+ * - Values handed in and out are copies: mutating an argument or a result never changes stored data.
+ * - Times come from the caller (`now`); a store never reads its own clock to decide expiry.
+ * - Two sessions never see each other's data, logs included.
+ * - Backend failures surface as `StoreUnavailableError`; after `close()`, `StoreClosedError`.
+ */
+export interface SessionStore {
+  readonly capabilities: StoreCapabilities;
+
+  /**
+   * Inserts a new record exactly as given (including `version` and `messageCount`). An expired record
+   * with the same id is replaced, its logs dropped.
+   * @throws SessionExistsError when a non-expired record has this id — create never overwrites.
+   */
+  create(record: SessionRecord, options: { now: number }): Promise<void>;
+
+  /** Returns a copy of the record, or null when it is absent, expired, or hidden by `owner`. */
+  get(id: string, options: { now: number; owner?: string | null }): Promise<SessionRecord | null>;
+
+  /**
+   * Applies one change atomically and returns the new record; `version` increments by one.
+   * @throws SessionNotFoundError when absent, expired or hidden by `owner`.
+   * @throws VersionConflictError when `expectedVersion` or `expectedState` does not hold.
+   * @throws PayloadTooLargeError when `maxContextBytes` would be exceeded (nothing is written).
+   */
+  update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord>;
+
+  /**
+   * Appends entries to the named log of a session in one atomic step: assigns contiguous seqs, trims the
+   * log to the newest `cap` entries, bumps `version` (and `messageCount` when asked), and applies `touch`.
+   * Its cost must not grow with the length of the log.
+   * @throws SessionNotFoundError / VersionConflictError as for `update`.
+   */
+  append(
+    id: string,
+    log: string,
+    entries: readonly JsonValue[],
+    options: AppendOptions,
+  ): Promise<AppendResult>;
+
+  /**
+   * Reads a page of a log. A log that was never written reads as empty.
+   * @throws SessionNotFoundError / VersionConflictError as for `update`.
+   */
+  read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]>;
+
+  /** Removes the record and all its logs. Returns whether a record (expired or not) was there. */
+  delete(id: string): Promise<boolean>;
+
+  /** Pages through non-expired records, ordered by id. By-owner listing uses an index. */
+  list(options: ListOptions): Promise<ListPage>;
+
+  /**
+   * Deletes up to `limit` expired records and their logs; returns how many were deleted. Callers loop
+   * until it returns less than `limit`; each call is bounded so readers are never blocked for long.
+   */
+  sweep(now: number, options?: SweepOptions): Promise<number>;
+
+  /** Aggregates over all records, computed by the backend where it can. */
+  stats(now: number): Promise<StoreStats>;
+
+  /**
+   * Releases connections, timers and file handles so the process can exit. Idempotent. Later calls to
+   * other primitives fail with `StoreClosedError`.
+   */
+  close(): Promise<void>;
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createStore,
+  InvalidStoreUrlError,
+  parsePathUrl,
+  redactUrl,
+  registerStore,
+  type SessionStore,
+  StorePackageMissingError,
+} from '../src/index.js';
+
+describe('createStore', () => {
+  it('names what is wrong with a malformed URL', async () => {
+    await expect(createStore('')).rejects.toThrow(InvalidStoreUrlError);
+    await expect(createStore('./data/sessions.db')).rejects.toThrow(/has no scheme/);
+    await expect(createStore('mongodb://localhost')).rejects.toThrow(
+      /Unknown store scheme "mongodb:". Known: .*sqlite:/,
+    );
+  });
+
+  it('names the packages to install when a backend is missing', async () => {
+    // Core depends on no adapter, so from here every built-in backend is "not installed".
+    const error = await createStore('sqlite:./x.db').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StorePackageMissingError);
+    expect((error as Error).message).toBe(
+      'The "sqlite:" session store needs @mcp-session/sqlite and better-sqlite3. Install it: npm install @mcp-session/sqlite better-sqlite3',
+    );
+    await expect(createStore('postgresql://u@h/db')).rejects.toThrow(
+      /npm install @mcp-session\/postgres pg/,
+    );
+    await expect(createStore('rediss://h:6380')).rejects.toThrow(
+      /npm install @mcp-session\/redis ioredis/,
+    );
+  });
+
+  it('never puts a password in an error message', async () => {
+    const error = (await createStore('nosuch://user:hunter2@host').catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(error.message).not.toContain('hunter2');
+    expect(redactUrl('redis://:s3cret@localhost:6379/0')).toBe('redis://:***@localhost:6379/0');
+    expect(redactUrl('postgres://me:pw@db/app?schema=x')).toBe('postgres://me:***@db/app?schema=x');
+    expect(redactUrl('sqlite:./a.db')).toBe('sqlite:./a.db');
+  });
+
+  it('uses registered loaders, case-insensitively, also over built-in schemes', async () => {
+    const opened: string[] = [];
+    const fake = { capabilities: {} } as SessionStore;
+    registerStore('Custom', (url) => {
+      opened.push(url);
+      return fake;
+    });
+    expect(await createStore('custom://somewhere?x=1')).toBe(fake);
+    expect(await createStore('CUSTOM:thing')).toBe(fake);
+    expect(opened).toEqual(['custom://somewhere?x=1', 'CUSTOM:thing']);
+    expect(() => registerStore('not a scheme', () => fake)).toThrow(InvalidStoreUrlError);
+  });
+});
+
+describe('parsePathUrl', () => {
+  it('keeps relative paths relative and reads options', () => {
+    expect(parsePathUrl('sqlite:./data/s.db?busyTimeoutMs=100')).toMatchObject({
+      scheme: 'sqlite',
+      path: './data/s.db',
+    });
+    expect(parsePathUrl('file:data/sessions').path).toBe('data/sessions');
+    expect(parsePathUrl('sqlite:/abs/s.db').path).toBe('/abs/s.db');
+    expect(parsePathUrl('sqlite:///abs/s.db').path).toBe('/abs/s.db');
+    expect(parsePathUrl('sqlite://localhost/abs/s.db').path).toBe('/abs/s.db');
+    expect(parsePathUrl('sqlite::memory:').path).toBe(':memory:');
+    expect(parsePathUrl('file:./with%20space').path).toBe('./with space');
+    expect(parsePathUrl('sqlite:./s.db?a=1&b=two').params.get('b')).toBe('two');
+  });
+
+  it('rejects hosts and empty paths with a hint', () => {
+    expect(() => parsePathUrl('sqlite://db.example.com/s.db')).toThrow(/looks like a host/);
+    expect(() => parsePathUrl('file:')).toThrow(/needs a path/);
+    expect(() => parsePathUrl('file:%zz')).toThrow(/malformed %-escape/);
+  });
+});

@@ -1,0 +1,5 @@
+export {
+  MemorySessionStore,
+  type MemorySessionStoreOptions,
+  storeFromUrl,
+} from './memory-store.js';

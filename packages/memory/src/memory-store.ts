@@ -1,0 +1,359 @@
+import {
+  type AppendOptions,
+  type AppendResult,
+  applyChange,
+  type Clock,
+  checkGuards,
+  checkOptionalPositive,
+  checkStoreArgs,
+  contextByteLength,
+  decodeListCursor,
+  emptyStats,
+  encodeListCursor,
+  InvalidStoreUrlError,
+  InvalidValueError,
+  isExpired,
+  isVisibleTo,
+  type JsonValue,
+  type ListOptions,
+  type ListPage,
+  type LogEntry,
+  PayloadTooLargeError,
+  type ReadOptions,
+  type RecordGuards,
+  type SessionChange,
+  SessionExistsError,
+  type SessionRecord,
+  type SessionStore,
+  type StoreCapabilities,
+  StoreClosedError,
+  type StoreStats,
+  type SweepOptions,
+  slidingExpiry,
+  systemClock,
+  type UpdateOptions,
+} from '@mcp-session/core';
+import { ExpiryQueue } from './expiry-queue.js';
+
+/** Options of `MemorySessionStore`. */
+export interface MemorySessionStoreOptions {
+  /**
+   * How often the background sweep runs, in milliseconds; 0 turns it off. Default 60 000. The timer is
+   * unref'd, so it never keeps the process alive.
+   */
+  sweepIntervalMs?: number;
+  /** Clock of the background sweep. Default: the wall clock. Give it the manager's clock in tests. */
+  clock?: Clock;
+}
+
+/**
+ * One log: entries live in `entries[head..]`; trimming advances `head` and the array is compacted only
+ * when the dead prefix outgrows the live part, so appends are O(1) amortized at any history length.
+ */
+interface MemoryLog {
+  entries: (LogEntry | undefined)[];
+  head: number;
+  nextSeq: number;
+}
+
+interface Slot {
+  record: SessionRecord;
+  logs: Map<string, MemoryLog>;
+}
+
+/**
+ * Sessions in process memory: the zero-setup store for tests and single-process development. Not
+ * durable and not shared between processes. Expired sessions are removed lazily on access and by an
+ * unref'd background sweep.
+ */
+export class MemorySessionStore implements SessionStore {
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    durable: false,
+    sharedAcrossProcesses: false,
+    nativeExpiry: true,
+  });
+
+  readonly #sessions = new Map<string, Slot>();
+  readonly #byOwner = new Map<string, Set<string>>();
+  readonly #expiry = new ExpiryQueue();
+  readonly #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: MemorySessionStoreOptions = {}) {
+    const interval = options.sweepIntervalMs ?? 60_000;
+    if (!(Number.isSafeInteger(interval) && interval >= 0)) {
+      throw new InvalidValueError('sweepIntervalMs must be a non-negative integer');
+    }
+    if (interval > 0) {
+      const clock = options.clock ?? systemClock;
+      this.#timer = setInterval(
+        () => this.#sweepNow(clock.now(), Number.POSITIVE_INFINITY),
+        interval,
+      );
+      this.#timer.unref();
+    }
+  }
+
+  async create(record: SessionRecord, options: { now: number }): Promise<void> {
+    this.#open();
+    checkStoreArgs(record.id);
+    const existing = this.#live(record.id, options.now);
+    if (existing) throw new SessionExistsError(record.id);
+    this.#store({ record: structuredClone(record), logs: new Map() });
+  }
+
+  async get(
+    id: string,
+    options: { now: number; owner?: string | null },
+  ): Promise<SessionRecord | null> {
+    this.#open();
+    checkStoreArgs(id);
+    const slot = this.#live(id, options.now);
+    return slot && isVisibleTo(slot.record, options.owner) ? structuredClone(slot.record) : null;
+  }
+
+  async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
+    this.#open();
+    checkStoreArgs(id);
+    const slot = this.#guarded(id, options);
+    const next = applyChange(slot.record, structuredClone(change));
+    if (options.maxContextBytes !== undefined) {
+      const bytes = contextByteLength(next.context);
+      if (bytes > options.maxContextBytes)
+        throw new PayloadTooLargeError('context', options.maxContextBytes, bytes);
+    }
+    this.#replace(slot, next);
+    return structuredClone(next);
+  }
+
+  async append(
+    id: string,
+    log: string,
+    entries: readonly JsonValue[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    this.#open();
+    checkStoreArgs(id, log);
+    checkOptionalPositive(options.cap, 'cap');
+    if (entries.length === 0) throw new InvalidValueError('append needs at least one entry');
+    const slot = this.#guarded(id, options);
+    const copies = structuredClone(entries);
+    let target = slot.logs.get(log);
+    if (!target) {
+      target = { entries: [], head: 0, nextSeq: 1 };
+      slot.logs.set(log, target);
+    }
+    const firstSeq = target.nextSeq;
+    for (const data of copies)
+      target.entries.push({ seq: target.nextSeq++, at: options.now, data });
+    if (options.cap !== undefined) {
+      while (target.entries.length - target.head > options.cap)
+        target.entries[target.head++] = undefined;
+      if (target.head > 64 && target.head * 2 > target.entries.length) {
+        target.entries = target.entries.slice(target.head);
+        target.head = 0;
+      }
+    }
+    const record = slot.record;
+    const next: SessionRecord = {
+      ...record,
+      version: record.version + 1,
+      messageCount: record.messageCount + (options.countMessages ? copies.length : 0),
+    };
+    if (options.touch) {
+      next.lastActivityAt = options.touch.at;
+      next.expiresAt = slidingExpiry(record.createdAt, options.touch);
+    }
+    this.#replace(slot, next);
+    return {
+      firstSeq,
+      lastSeq: target.nextSeq - 1,
+      version: next.version,
+      messageCount: next.messageCount,
+    };
+  }
+
+  async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
+    this.#open();
+    checkStoreArgs(id, log);
+    checkOptionalPositive(options.limit, 'limit');
+    const slot = this.#guarded(id, options);
+    const target = slot.logs.get(log);
+    if (!target || target.head >= target.entries.length) return [];
+    // Seqs in entries[head..] are contiguous, so positions follow from arithmetic, not a search.
+    const firstSeq = (target.entries[target.head] as LogEntry).seq;
+    const lastSeq = target.nextSeq - 1;
+    const from = Math.max(firstSeq, (options.afterSeq ?? 0) + 1);
+    const to = Math.min(lastSeq, (options.beforeSeq ?? Number.POSITIVE_INFINITY) - 1);
+    if (from > to) return [];
+    const count = Math.min(to - from + 1, options.limit ?? Number.POSITIVE_INFINITY);
+    const result: LogEntry[] = [];
+    const descending = options.order === 'desc';
+    for (let i = 0; i < count; i++) {
+      const seq = descending ? to - i : from + i;
+      result.push(target.entries[target.head + (seq - firstSeq)] as LogEntry);
+    }
+    return structuredClone(result);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    this.#open();
+    checkStoreArgs(id);
+    return this.#remove(id);
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    this.#open();
+    checkOptionalPositive(options.limit, 'limit');
+    const after = decodeListCursor(options.cursor);
+    const candidates =
+      options.owner !== undefined
+        ? (this.#byOwner.get(options.owner) ?? new Set<string>())
+        : this.#sessions.keys();
+    const ids: string[] = [];
+    for (const id of candidates) {
+      if (after !== null && id <= after) continue;
+      const record = (this.#sessions.get(id) as Slot).record;
+      if (isExpired(record, options.now)) continue;
+      if (options.state !== undefined && record.state !== options.state) continue;
+      ids.push(id);
+    }
+    ids.sort();
+    const page = ids.slice(0, options.limit);
+    const last = page.at(-1);
+    return {
+      records: page.map((id) => structuredClone((this.#sessions.get(id) as Slot).record)),
+      nextCursor: ids.length > options.limit && last !== undefined ? encodeListCursor(last) : null,
+    };
+  }
+
+  async sweep(now: number, options: SweepOptions = {}): Promise<number> {
+    this.#open();
+    checkOptionalPositive(options.limit, 'limit');
+    return this.#sweepNow(now, options.limit ?? 1000);
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    this.#open();
+    const stats = emptyStats();
+    for (const { record } of this.#sessions.values()) {
+      if (isExpired(record, now)) {
+        stats.expired++;
+        continue;
+      }
+      stats.total++;
+      stats.byState[record.state]++;
+      stats.messages += record.messageCount;
+      if (stats.oldestCreatedAt === null || record.createdAt < stats.oldestCreatedAt) {
+        stats.oldestCreatedAt = record.createdAt;
+      }
+    }
+    return stats;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#sessions.clear();
+    this.#byOwner.clear();
+    this.#expiry.clear();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+
+  /** The slot when it exists and is live; an expired one is removed on the way (lazy expiry). */
+  #live(id: string, now: number): Slot | undefined {
+    const slot = this.#sessions.get(id);
+    if (slot && isExpired(slot.record, now)) {
+      this.#remove(id);
+      return undefined;
+    }
+    return slot;
+  }
+
+  #guarded(id: string, guards: RecordGuards): Slot {
+    const slot = this.#live(id, guards.now);
+    checkGuards(slot?.record, guards);
+    return slot as Slot;
+  }
+
+  #store(slot: Slot): void {
+    const { id, owner, expiresAt } = slot.record;
+    this.#sessions.set(id, slot);
+    if (owner !== null) {
+      let ids = this.#byOwner.get(owner);
+      if (!ids) {
+        ids = new Set();
+        this.#byOwner.set(owner, ids);
+      }
+      ids.add(id);
+    }
+    if (expiresAt !== null) this.#expiry.push(expiresAt, id);
+  }
+
+  #replace(slot: Slot, next: SessionRecord): void {
+    const previousExpiry = slot.record.expiresAt;
+    slot.record = next;
+    if (next.expiresAt === null || next.expiresAt === previousExpiry) return;
+    this.#expiry.push(next.expiresAt, next.id);
+    if (this.#expiry.size > 2 * this.#sessions.size + 1024)
+      this.#expiry.rebuild(this.#dueEntries());
+  }
+
+  *#dueEntries(): Iterable<{ expiresAt: number; id: string }> {
+    for (const [id, { record }] of this.#sessions) {
+      if (record.expiresAt !== null) yield { expiresAt: record.expiresAt, id };
+    }
+  }
+
+  #remove(id: string): boolean {
+    const slot = this.#sessions.get(id);
+    if (!slot) return false;
+    this.#sessions.delete(id);
+    const owner = slot.record.owner;
+    if (owner !== null) {
+      const ids = this.#byOwner.get(owner);
+      ids?.delete(id);
+      if (ids?.size === 0) this.#byOwner.delete(owner);
+    }
+    return true;
+  }
+
+  #sweepNow(now: number, limit: number): number {
+    let deleted = 0;
+    while (deleted < limit) {
+      const due = this.#expiry.popDue(now);
+      if (due === undefined) break;
+      const slot = this.#sessions.get(due.id);
+      // The queue keeps stale entries for touched records; only the record's current expiry counts.
+      if (slot && isExpired(slot.record, now)) {
+        this.#remove(due.id);
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+}
+
+/** `memory:` or `memory:?sweepIntervalMs=60000`. Every call gives a new, empty store. */
+export function storeFromUrl(url: string): MemorySessionStore {
+  const match = /^memory:(\/\/)?([^?]*)(?:\?(.*))?$/i.exec(url);
+  if (match?.[2] !== '') {
+    throw new InvalidStoreUrlError(
+      `A memory store URL has no location: write "memory:", got "${url}"`,
+    );
+  }
+  const params = new URLSearchParams(match[3] ?? '');
+  for (const key of params.keys()) {
+    if (key !== 'sweepIntervalMs') {
+      throw new InvalidStoreUrlError(
+        `Unknown memory store option "${key}" (known: sweepIntervalMs)`,
+      );
+    }
+  }
+  const interval = params.get('sweepIntervalMs');
+  return new MemorySessionStore(interval === null ? {} : { sweepIntervalMs: Number(interval) });
+}

@@ -1,0 +1,184 @@
+import type { SessionState } from '@mcp-session/core';
+import { expect } from 'vitest';
+import type { ConformanceCase } from '../types.js';
+import { codesOf, range, seqRange, settle } from './helpers.js';
+
+const PARALLEL = 300;
+
+export const concurrencyCases: ConformanceCase[] = [
+  {
+    group: 'concurrency',
+    name: `${PARALLEL} parallel appends to one session: unique contiguous seqs, nothing lost, cap exact`,
+    timeout: 120_000,
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record();
+      await t.store.create(record, { now });
+      const cap = 100;
+      const results = await Promise.all(
+        range(PARALLEL).map((i) =>
+          t.store.append(record.id, 'history', [{ i }], { now, cap, countMessages: true }),
+        ),
+      );
+      const seqs = results.map((r) => r.firstSeq);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqRange(1, PARALLEL));
+      expect(results.every((r) => r.lastSeq === r.firstSeq)).toBe(true);
+      expect(new Set(results.map((r) => r.version)).size).toBe(PARALLEL);
+      expect(await t.store.get(record.id, { now })).toMatchObject({
+        version: 1 + PARALLEL,
+        messageCount: PARALLEL,
+      });
+      const entries = await t.store.read(record.id, 'history', { now });
+      expect(entries.map((e) => e.seq)).toEqual(seqRange(PARALLEL - cap + 1, PARALLEL));
+      // Each retained entry holds exactly what the append that got its seq wrote.
+      const writerOfSeq = new Map(results.map((r, i) => [r.firstSeq, i]));
+      for (const entry of entries) expect(entry.data).toEqual({ i: writerOfSeq.get(entry.seq) });
+    },
+  },
+  {
+    group: 'concurrency',
+    name: 'parallel batch appends each get a contiguous block of seqs',
+    timeout: 120_000,
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record();
+      await t.store.create(record, { now });
+      const results = await Promise.all(
+        range(60).map((batch) =>
+          t.store.append(
+            record.id,
+            'log',
+            range(5).map((i) => ({ batch, i })),
+            { now, countMessages: true },
+          ),
+        ),
+      );
+      const covered = results.flatMap((r) => seqRange(r.firstSeq, r.lastSeq));
+      expect(covered.sort((a, b) => a - b)).toEqual(seqRange(1, 300));
+      const entries = await t.store.read(record.id, 'log', { now });
+      results.forEach((r, batch) => {
+        const block = entries
+          .filter((e) => e.seq >= r.firstSeq && e.seq <= r.lastSeq)
+          .map((e) => e.data);
+        expect(block).toEqual(range(5).map((i) => ({ batch, i })));
+      });
+    },
+  },
+  {
+    group: 'concurrency',
+    name: `${PARALLEL} parallel writes of disjoint context keys: none is lost`,
+    timeout: 120_000,
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record({ context: { existing: true } });
+      await t.store.create(record, { now });
+      await Promise.all(
+        range(PARALLEL).map((i) =>
+          t.store.update(record.id, { contextSet: { [`key-${i}`]: i } }, { now }),
+        ),
+      );
+      const stored = await t.store.get(record.id, { now });
+      expect(stored?.version).toBe(1 + PARALLEL);
+      expect(stored?.context).toEqual({
+        existing: true,
+        ...Object.fromEntries(range(PARALLEL).map((i) => [`key-${i}`, i])),
+      });
+    },
+  },
+  {
+    group: 'concurrency',
+    name: 'racing guarded transitions: exactly one wins, the others get VERSION_CONFLICT',
+    timeout: 60_000,
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record();
+      await t.store.create(record, { now });
+      const targets: SessionState[] = ['idle', 'suspended', 'closed'];
+      const { fulfilled, rejected } = await settle(
+        range(30).map((i) =>
+          t.store.update(
+            record.id,
+            { state: targets[i % 3] as SessionState },
+            { now, expectedState: 'active' },
+          ),
+        ),
+      );
+      expect(fulfilled).toHaveLength(1);
+      expect(codesOf(rejected)).toEqual(Array(29).fill('VERSION_CONFLICT'));
+      expect(await t.store.get(record.id, { now })).toMatchObject({
+        state: fulfilled[0]?.state,
+        version: 2,
+      });
+    },
+  },
+  {
+    group: 'concurrency',
+    name: 'racing compare-and-set updates: exactly one wins',
+    timeout: 60_000,
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record();
+      await t.store.create(record, { now });
+      const { fulfilled, rejected } = await settle(
+        range(30).map((i) =>
+          t.store.update(record.id, { context: { writer: i } }, { now, expectedVersion: 1 }),
+        ),
+      );
+      expect(fulfilled).toHaveLength(1);
+      expect(codesOf(rejected)).toEqual(Array(29).fill('VERSION_CONFLICT'));
+      expect((await t.store.get(record.id, { now }))?.context).toEqual(fulfilled[0]?.context);
+    },
+  },
+  {
+    group: 'concurrency',
+    name: 'racing creates of one id: exactly one wins, the others get SESSION_EXISTS',
+    timeout: 60_000,
+    async run(t) {
+      const now = t.clock.now();
+      const id = t.record().id;
+      const { fulfilled, rejected } = await settle(
+        range(30).map((i) => t.store.create(t.record({ id, context: { creator: i } }), { now })),
+      );
+      expect(fulfilled).toHaveLength(1);
+      expect(codesOf(rejected)).toEqual(Array(29).fill('SESSION_EXISTS'));
+    },
+  },
+  {
+    group: 'concurrency',
+    name: 'appends racing a delete never leave orphan log entries behind',
+    timeout: 60_000,
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record();
+      await t.store.create(record, { now });
+      const appends = range(100).map((i) => t.store.append(record.id, 'history', [{ i }], { now }));
+      const deleted = t.store.delete(record.id);
+      const { rejected } = await settle<unknown>([...appends, deleted]);
+      expect(new Set(codesOf(rejected))).toEqual(
+        rejected.length > 0 ? new Set(['SESSION_NOT_FOUND']) : new Set(),
+      );
+      await t.store.create({ ...record }, { now });
+      expect(await t.store.read(record.id, 'history', { now })).toEqual([]);
+      expect((await t.store.append(record.id, 'history', ['fresh'], { now })).firstSeq).toBe(1);
+    },
+  },
+  {
+    group: 'concurrency',
+    name: 'manager: of many racing transitions of one session exactly one wins',
+    timeout: 60_000,
+    async run(t) {
+      const manager = t.manager();
+      const session = await manager.createSession({ owner: 'alice' });
+      const targets: SessionState[] = ['idle', 'suspended', 'closed'];
+      const { fulfilled, rejected } = await settle(
+        range(30).map((i) =>
+          manager.transitionState(session.id, targets[i % 3] as SessionState, { owner: 'alice' }),
+        ),
+      );
+      expect(fulfilled).toHaveLength(1);
+      for (const code of codesOf(rejected)) {
+        expect(['VERSION_CONFLICT', 'INVALID_TRANSITION', 'SESSION_CLOSED']).toContain(code);
+      }
+    },
+  },
+];

@@ -1,0 +1,29 @@
+import type { ConformanceCase } from '../types.js';
+import { concurrencyCases } from './concurrency.js';
+import { durableCases } from './durable.js';
+import { expiryCases } from './expiry.js';
+import { isolationCases } from './isolation.js';
+import { lifecycleCases } from './lifecycle.js';
+import { listingCases } from './listing.js';
+import { logCases } from './logs.js';
+import { managerCases } from './manager.js';
+import { processCases } from './processes.js';
+import { recordCases } from './records.js';
+import { statsCases } from './stats.js';
+import { validationCases } from './validation.js';
+
+/** Every case of the suite, in group order. */
+export const conformanceCases: readonly ConformanceCase[] = Object.freeze([
+  ...recordCases,
+  ...logCases,
+  ...concurrencyCases,
+  ...expiryCases,
+  ...listingCases,
+  ...statsCases,
+  ...isolationCases,
+  ...managerCases,
+  ...validationCases,
+  ...lifecycleCases,
+  ...durableCases,
+  ...processCases,
+]);

@@ -1,0 +1,11 @@
+export { conformanceCases } from './cases/index.js';
+export { makeRecord, runConformanceCase, type SkipReason } from './harness.js';
+export { runStoreConformance } from './run.js';
+export {
+  type CaseContext,
+  type ConformanceCase,
+  type ConformanceOptions,
+  GROUPS,
+  type GroupName,
+  type Requirement,
+} from './types.js';

@@ -1,0 +1,80 @@
+import type {
+  ManualClock,
+  SessionManager,
+  SessionManagerOptions,
+  SessionRecord,
+  SessionStore,
+  StoreCapabilities,
+} from '@mcp-session/core';
+
+/** The groups of the suite, in run order. */
+export const GROUPS = [
+  'records',
+  'logs',
+  'concurrency',
+  'expiry',
+  'listing',
+  'stats',
+  'isolation',
+  'manager',
+  'validation',
+  'lifecycle',
+  'durable',
+  'processes',
+] as const;
+
+export type GroupName = (typeof GROUPS)[number];
+
+/** How the suite reaches an adapter. */
+export interface ConformanceOptions {
+  /** Shown in the test names, e.g. "sqlite". */
+  name: string;
+  /** A new, empty, isolated location for one test: a store URL, a file path… whatever `open` takes. */
+  location(): string | Promise<string>;
+  /** Opens a store at a location. The durable group opens one location several times. */
+  open(location: string): SessionStore | Promise<SessionStore>;
+  /** Removes whatever a location holds; runs after each test, after its stores are closed. */
+  destroy?(location: string): void | Promise<void>;
+  /**
+   * Absolute path of an ES module exporting `open(location): Promise<SessionStore>`, loaded in child
+   * processes by the "lifecycle" (the process can exit after close) and "processes" groups. Without it
+   * those cases are skipped with that reason.
+   */
+  childModule?: string;
+  /** Node flags for the children. Default: `['--import', 'tsx']` when `childModule` ends in `.ts`. */
+  childExecArgv?: string[];
+  /** Groups to skip, each with the reason to report. */
+  skip?: Partial<Record<GroupName, string>>;
+}
+
+/** What a case needs that not every store has. */
+export type Requirement = keyof StoreCapabilities | 'childModule';
+
+/** One conformance check. `run` throws (an assertion error) when the store breaks the contract. */
+export interface ConformanceCase {
+  group: GroupName;
+  name: string;
+  requires?: Requirement;
+  /** Milliseconds; default 30 000. */
+  timeout?: number;
+  run(t: CaseContext): Promise<void>;
+}
+
+/** Everything a case gets. Stores it opens are closed, and the location destroyed, after the case. */
+export interface CaseContext {
+  /** A store opened at a fresh location. */
+  store: SessionStore;
+  location: string;
+  /** Starts at the real current time and only moves forward. */
+  clock: ManualClock;
+  /** A manager over `store` with `clock` (options override the defaults). */
+  manager(options?: Omit<SessionManagerOptions, 'store'>): SessionManager;
+  /** Closes `store`, opens the location again and makes that the new `store`. */
+  reopen(): Promise<SessionStore>;
+  /** Opens a second store on the same location (both stay open). */
+  openAnother(): Promise<SessionStore>;
+  /** A valid record with a random storage id, expiring in an hour unless overridden. */
+  record(overrides?: Partial<SessionRecord>): SessionRecord;
+  /** Runs a task of the child runner in a new process and returns what it printed as JSON. */
+  child(task: string, args: Record<string, unknown>): Promise<unknown>;
+}

@@ -1,0 +1,79 @@
+import type { SessionStore } from '@mcp-session/core';
+import { describe, expect, it } from 'vitest';
+import { type ConformanceCase, conformanceCases, runConformanceCase } from '../src/index.js';
+import {
+  IgnoresExpiryStore,
+  IgnoresStateGuardStore,
+  OverwritingCreateStore,
+  ReadModifyWriteStore,
+  SkippingCursorStore,
+} from './fixtures/broken-stores.js';
+
+function caseNamed(fragment: string): ConformanceCase {
+  const found = conformanceCases.filter((c) => c.name.includes(fragment));
+  if (found.length !== 1)
+    throw new Error(`Expected one case matching "${fragment}", found ${found.length}`);
+  return found[0] as ConformanceCase;
+}
+
+function against(open: () => SessionStore) {
+  return { name: 'broken', location: () => 'memory:', open };
+}
+
+/**
+ * Each broken store passes a simple case (it is not broken everywhere) and fails the cases that pin the
+ * rule it breaks. A suite that let any of them through would be a suite that cannot fail.
+ */
+const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] = [
+  {
+    store: () => new ReadModifyWriteStore(),
+    passes: 'append assigns contiguous seqs from 1',
+    fails: [
+      'parallel appends to one session: unique contiguous seqs',
+      'parallel batch appends each get a contiguous block',
+      'parallel writes of disjoint context keys: none is lost',
+      'racing compare-and-set updates: exactly one wins',
+    ],
+  },
+  {
+    store: () => new IgnoresStateGuardStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'racing guarded transitions: exactly one wins',
+      'manager: of many racing transitions of one session exactly one wins',
+      'append and read honour the state and version guards',
+    ],
+  },
+  {
+    store: () => new OverwritingCreateStore(),
+    passes: 'update sets each field and increments version',
+    fails: ['create never overwrites a live record'],
+  },
+  {
+    store: () => new IgnoresExpiryStore(),
+    passes: 'create never overwrites a live record',
+    fails: ['a record is live until expiresAt'],
+  },
+  {
+    store: () => new SkippingCursorStore(),
+    passes: 'an empty store lists nothing',
+    fails: [
+      'cursor paging visits every live record exactly once',
+      'filters by state, by owner, and by both',
+    ],
+  },
+];
+
+describe('the suite catches deliberately broken stores', () => {
+  for (const { store, passes, fails } of BROKEN) {
+    const name = store().constructor.name;
+    it(`${name} still passes "${passes}"`, async () => {
+      await expect(runConformanceCase(caseNamed(passes), against(store))).resolves.toBeNull();
+    });
+    for (const fragment of fails) {
+      it(`${name} fails "${fragment}"`, { timeout: 60_000 }, async () => {
+        await expect(runConformanceCase(caseNamed(fragment), against(store))).rejects.toThrow();
+      });
+    }
+  }
+});
