@@ -70,6 +70,7 @@ export {
   emptyStats,
   encodeListCursor,
   expectedStates,
+  type GuardedFields,
   isExpired,
   isVisibleTo,
   slidingExpiry,

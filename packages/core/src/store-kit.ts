@@ -40,11 +40,14 @@ export function expectedStates(
   return typeof expected === 'string' ? [expected] : expected;
 }
 
+/** The fields the guards look at, so an adapter can check them without loading a whole record. */
+export type GuardedFields = Pick<SessionRecord, 'expiresAt' | 'owner' | 'version' | 'state'>;
+
 /**
  * Applies the guards to a record read inside the store's atomic section, in contract order, and returns
  * it. Pass `undefined`/`null` when the record is absent.
  */
-export function checkGuards<R extends SessionRecord>(
+export function checkGuards<R extends GuardedFields>(
   record: R | null | undefined,
   guards: RecordGuards,
 ): R {

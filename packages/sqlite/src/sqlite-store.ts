@@ -1,0 +1,616 @@
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  type AppendOptions,
+  type AppendResult,
+  checkGuards,
+  checkOptionalPositive,
+  checkStoreArgs,
+  decodeListCursor,
+  emptyStats,
+  encodeListCursor,
+  InvalidStoreUrlError,
+  InvalidValueError,
+  isVisibleTo,
+  type JsonObject,
+  type JsonValue,
+  type ListOptions,
+  type ListPage,
+  type LogEntry,
+  PayloadTooLargeError,
+  parsePathUrl,
+  type ReadOptions,
+  type RecordGuards,
+  type SessionChange,
+  SessionExistsError,
+  type SessionRecord,
+  type SessionState,
+  type SessionStore,
+  type StoreCapabilities,
+  StoreClosedError,
+  type StoreStats,
+  StoreUnavailableError,
+  type SweepOptions,
+  slidingExpiry,
+  toStoreError,
+  type UpdateOptions,
+} from '@mcp-session/core';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import { migrate } from './schema.js';
+
+/** Options of `SqliteSessionStore`. */
+export interface SqliteSessionStoreOptions {
+  /**
+   * A file path (its directory must exist), `':memory:'`, or an open better-sqlite3 `Database`. A database
+   * you pass in is configured and migrated but not closed by `close()`: it is yours.
+   */
+  database: string | Database;
+  /**
+   * How long a write waits for another process's write lock before failing with
+   * `StoreUnavailableError`, in milliseconds. Default 5000. The wait blocks this process's event loop
+   * (better-sqlite3 is synchronous), so keep it short.
+   */
+  busyTimeoutMs?: number;
+  /**
+   * `full` (default): every acknowledged write is fsynced, so it survives a power loss.
+   * `normal`: faster; acknowledged writes survive a crash of the process but the last ones may be lost on
+   * a power loss or OS crash (SQLite's WAL + synchronous=NORMAL).
+   */
+  synchronous?: 'full' | 'normal';
+  /** Expired sessions deleted per transaction by `sweep`, so a big sweep never holds the write lock long. Default 200. */
+  sweepChunkSize?: number;
+}
+
+interface SessionRow {
+  id: string;
+  state: SessionState;
+  metadata: string;
+  owner: string | null;
+  created_at: number;
+  last_activity_at: number;
+  expires_at: number | null;
+  version: number;
+  message_count: number;
+  context: string;
+}
+
+interface GuardRow {
+  state: SessionState;
+  owner: string | null;
+  version: number;
+  created_at: number;
+  expires_at: number | null;
+  message_count: number;
+}
+
+interface EntryRow {
+  seq: number;
+  at: number;
+  data: string;
+}
+
+const RECORD_COLUMNS = `s.id, s.state, s.metadata, s.owner, s.created_at, s.last_activity_at, s.expires_at,
+  s.version, s.message_count,
+  (SELECT json_group_object(c.key, json(c.value)) FROM session_context c WHERE c.session_id = s.id) AS context`;
+
+const LIVE = '(s.expires_at IS NULL OR s.expires_at > @now)';
+
+/**
+ * Sessions in a SQLite database through better-sqlite3: the embedded default. WAL mode, prepared
+ * statements, versioned migrations; every primitive is one transaction (`BEGIN IMMEDIATE` for writes), so
+ * it is atomic within and across processes sharing the file.
+ */
+export class SqliteSessionStore implements SessionStore {
+  readonly capabilities: StoreCapabilities;
+  /** The underlying database, for backups (`db.backup(path)`) and inspection. */
+  readonly db: Database;
+
+  readonly #ownsDatabase: boolean;
+  readonly #sweepChunkSize: number;
+  readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #listStatements = new Map<string, Statement>();
+  #transaction!: BetterSqlite3.Transaction<(body: () => unknown) => unknown>;
+  #closed = false;
+
+  constructor(options: SqliteSessionStoreOptions) {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!(Number.isSafeInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
+      throw new InvalidValueError(
+        `busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`,
+      );
+    }
+    const synchronous = options.synchronous ?? 'full';
+    if (synchronous !== 'full' && synchronous !== 'normal') {
+      throw new InvalidValueError(
+        `synchronous must be "full" or "normal", got ${JSON.stringify(synchronous)}`,
+      );
+    }
+    this.#sweepChunkSize = options.sweepChunkSize ?? 200;
+    checkOptionalPositive(this.#sweepChunkSize, 'sweepChunkSize');
+    this.#ownsDatabase = typeof options.database === 'string';
+    this.db =
+      typeof options.database === 'string'
+        ? openDatabase(options.database, busyTimeoutMs)
+        : options.database;
+    try {
+      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${synchronous}`);
+      migrate(this.db);
+      this.#sql = prepareStatements(this.db);
+      this.#transaction = this.db.transaction((body: () => unknown) => body());
+    } catch (error) {
+      if (this.#ownsDatabase) this.db.close();
+      throw describeOpenError(error, this.db.name);
+    }
+    const onDisk = !this.db.memory;
+    this.capabilities = Object.freeze({
+      durable: onDisk,
+      sharedAcrossProcesses: onDisk,
+      nativeExpiry: false,
+    });
+  }
+
+  async create(record: SessionRecord, options: { now: number }): Promise<void> {
+    this.#run('create', () => {
+      checkStoreArgs(record.id);
+      this.#write(() => {
+        const existing = this.#sql.selectGuard.get(record.id) as GuardRow | undefined;
+        if (existing) {
+          if (existing.expires_at === null || existing.expires_at > options.now) {
+            throw new SessionExistsError(record.id);
+          }
+          this.#deleteSession(record.id);
+        }
+        this.#sql.insertSession.run({
+          id: record.id,
+          state: record.state,
+          metadata: JSON.stringify(record.metadata),
+          owner: record.owner,
+          created_at: record.createdAt,
+          last_activity_at: record.lastActivityAt,
+          expires_at: record.expiresAt,
+          version: record.version,
+          message_count: record.messageCount,
+        });
+        for (const [key, value] of Object.entries(record.context)) {
+          this.#sql.upsertContext.run(record.id, key, JSON.stringify(value));
+        }
+      });
+    });
+  }
+
+  async get(
+    id: string,
+    options: { now: number; owner?: string | null },
+  ): Promise<SessionRecord | null> {
+    return this.#run('get', () => {
+      checkStoreArgs(id);
+      const row = this.#sql.selectRecord.get(id) as SessionRow | undefined;
+      if (!row || (row.expires_at !== null && row.expires_at <= options.now)) return null;
+      return isVisibleTo(row, options.owner) ? toRecord(row) : null;
+    });
+  }
+
+  async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
+    return this.#run('update', () => {
+      checkStoreArgs(id);
+      return this.#write(() => {
+        const row = this.#guarded(id, options);
+        if (change.context !== undefined) {
+          this.#sql.deleteContext.run(id);
+          for (const [key, value] of Object.entries(change.context)) {
+            this.#sql.upsertContext.run(id, key, JSON.stringify(value));
+          }
+        }
+        for (const [key, value] of Object.entries(change.contextSet ?? {})) {
+          this.#sql.upsertContext.run(id, key, JSON.stringify(value));
+        }
+        for (const key of change.contextDelete ?? []) this.#sql.deleteContextKey.run(id, key);
+        if (options.maxContextBytes !== undefined) {
+          const { bytes } = this.#sql.contextBytes.get(id) as { bytes: number };
+          if (bytes > options.maxContextBytes) {
+            throw new PayloadTooLargeError('context', options.maxContextBytes, bytes);
+          }
+        }
+        let lastActivityAt: number | null = change.lastActivityAt ?? null;
+        let expiresAt = change.expiresAt;
+        if (change.touch) {
+          lastActivityAt = change.touch.at;
+          expiresAt = slidingExpiry(row.created_at, change.touch);
+        }
+        this.#sql.updateSession.run({
+          id,
+          state: change.state ?? null,
+          metadata: change.metadata === undefined ? null : JSON.stringify(change.metadata),
+          last_activity_at: lastActivityAt,
+          set_expiry: expiresAt === undefined ? 0 : 1,
+          expires_at: expiresAt ?? null,
+        });
+        return toRecord(this.#sql.selectRecord.get(id) as SessionRow);
+      });
+    });
+  }
+
+  async append(
+    id: string,
+    log: string,
+    entries: readonly JsonValue[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    return this.#run('append', () => {
+      checkStoreArgs(id, log);
+      checkOptionalPositive(options.cap, 'cap');
+      if (entries.length === 0) throw new InvalidValueError('append needs at least one entry');
+      const serialized = entries.map((entry) => JSON.stringify(entry));
+      return this.#write(() => {
+        const row = this.#guarded(id, options);
+        const { last_seq: lastSeq } = this.#sql.advanceSeq.get(id, log, entries.length) as {
+          last_seq: number;
+        };
+        const firstSeq = lastSeq - entries.length + 1;
+        // Entries the cap would trim at once are never written.
+        const skip = options.cap === undefined ? 0 : Math.max(0, entries.length - options.cap);
+        for (let i = skip; i < serialized.length; i++) {
+          this.#sql.insertEntry.run(id, log, firstSeq + i, options.now, serialized[i]);
+        }
+        if (options.cap !== undefined) this.#sql.trimLog.run(id, log, lastSeq - options.cap);
+        const added = options.countMessages ? entries.length : 0;
+        const touch = options.touch;
+        this.#sql.bumpSession.run({
+          id,
+          added,
+          last_activity_at: touch ? touch.at : null,
+          set_expiry: touch ? 1 : 0,
+          expires_at: touch ? slidingExpiry(row.created_at, touch) : null,
+        });
+        return {
+          firstSeq,
+          lastSeq,
+          version: row.version + 1,
+          messageCount: row.message_count + added,
+        };
+      });
+    });
+  }
+
+  async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
+    return this.#run('read', () => {
+      checkStoreArgs(id, log);
+      checkOptionalPositive(options.limit, 'limit');
+      // One read transaction: the guard and the entries come from the same snapshot.
+      return this.#transaction.deferred(() => {
+        this.#guarded(id, options);
+        const statement = options.order === 'desc' ? this.#sql.readDesc : this.#sql.readAsc;
+        const rows = statement.all({
+          id,
+          log,
+          after: options.afterSeq ?? 0,
+          before: options.beforeSeq ?? Number.MAX_SAFE_INTEGER,
+          limit: options.limit ?? -1,
+        }) as EntryRow[];
+        return rows.map((entry) => ({
+          seq: entry.seq,
+          at: entry.at,
+          data: JSON.parse(entry.data) as JsonValue,
+        }));
+      }) as LogEntry[];
+    });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.#run('delete', () => {
+      checkStoreArgs(id);
+      return this.#write(() => this.#deleteSession(id));
+    });
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    return this.#run('list', () => {
+      checkOptionalPositive(options.limit, 'limit');
+      const after = decodeListCursor(options.cursor);
+      const rows = this.#listStatement(
+        options.state !== undefined,
+        options.owner !== undefined,
+      ).all({
+        now: options.now,
+        after: after ?? '',
+        state: options.state ?? null,
+        owner: options.owner ?? null,
+        limit: options.limit + 1,
+      }) as SessionRow[];
+      const page = rows.slice(0, options.limit).map(toRecord);
+      const last = page.at(-1);
+      return {
+        records: page,
+        nextCursor: rows.length > options.limit && last ? encodeListCursor(last.id) : null,
+      };
+    });
+  }
+
+  async sweep(now: number, options: SweepOptions = {}): Promise<number> {
+    const limit = options.limit ?? 1000;
+    checkOptionalPositive(limit, 'limit');
+    let deleted = 0;
+    while (deleted < limit) {
+      const chunk = Math.min(this.#sweepChunkSize, limit - deleted);
+      const count = this.#run('sweep', () =>
+        this.#write(() => {
+          const ids = this.#sql.selectExpired.all(now, chunk) as string[];
+          for (const id of ids) this.#deleteSession(id);
+          return ids.length;
+        }),
+      );
+      deleted += count;
+      if (count < chunk) break;
+      // Let other work on this process's event loop run between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return deleted;
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    return this.#run('stats', () => {
+      const rows = this.#sql.stats.all({ now }) as {
+        state: SessionState;
+        live: number;
+        expired: number;
+        messages: number;
+        oldest: number | null;
+      }[];
+      const stats = emptyStats();
+      for (const row of rows) {
+        stats.byState[row.state] = row.live;
+        stats.total += row.live;
+        stats.expired += row.expired;
+        stats.messages += row.messages;
+        if (
+          row.oldest !== null &&
+          (stats.oldestCreatedAt === null || row.oldest < stats.oldestCreatedAt)
+        ) {
+          stats.oldestCreatedAt = row.oldest;
+        }
+      }
+      return stats;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsDatabase) this.db.close();
+  }
+
+  /** Runs a primitive: refuses after close, and turns driver errors into `StoreUnavailableError`. */
+  #run<T>(operation: string, body: () => T): T {
+    if (this.#closed) throw new StoreClosedError();
+    try {
+      return body();
+    } catch (error) {
+      throw toStoreError(error, `SQLite ${operation}`);
+    }
+  }
+
+  /** A write transaction that takes the database write lock first, so it never deadlocks on upgrade. */
+  #write<T>(body: () => T): T {
+    return this.#transaction.immediate(body) as T;
+  }
+
+  #guarded(id: string, guards: RecordGuards): GuardRow {
+    const row = this.#sql.selectGuard.get(id) as GuardRow | undefined;
+    return checkGuards(row && { ...row, expiresAt: row.expires_at }, guards);
+  }
+
+  #deleteSession(id: string): boolean {
+    this.#sql.deleteEntries.run(id);
+    this.#sql.deleteLogs.run(id);
+    this.#sql.deleteContext.run(id);
+    return this.#sql.deleteSession.run(id).changes > 0;
+  }
+
+  #listStatement(byState: boolean, byOwner: boolean): Statement {
+    const key = `${byState}:${byOwner}`;
+    let statement = this.#listStatements.get(key);
+    if (!statement) {
+      const filters = [LIVE, 's.id > @after'];
+      if (byState) filters.push('s.state = @state');
+      if (byOwner) filters.push('s.owner = @owner');
+      statement = this.db.prepare(
+        `SELECT ${RECORD_COLUMNS} FROM sessions s WHERE ${filters.join(' AND ')} ORDER BY s.id LIMIT @limit`,
+      );
+      this.#listStatements.set(key, statement);
+    }
+    return statement;
+  }
+}
+
+function prepareStatements(db: Database) {
+  return {
+    selectRecord: db.prepare(`SELECT ${RECORD_COLUMNS} FROM sessions s WHERE s.id = ?`),
+    selectGuard: db.prepare(
+      'SELECT state, owner, version, created_at, expires_at, message_count FROM sessions WHERE id = ?',
+    ),
+    insertSession: db.prepare(
+      `INSERT INTO sessions (id, state, metadata, owner, created_at, last_activity_at, expires_at, version, message_count)
+       VALUES (@id, @state, @metadata, @owner, @created_at, @last_activity_at, @expires_at, @version, @message_count)`,
+    ),
+    updateSession: db.prepare(
+      `UPDATE sessions SET
+         state = COALESCE(@state, state),
+         metadata = COALESCE(@metadata, metadata),
+         last_activity_at = COALESCE(@last_activity_at, last_activity_at),
+         expires_at = CASE WHEN @set_expiry = 1 THEN @expires_at ELSE expires_at END,
+         version = version + 1
+       WHERE id = @id`,
+    ),
+    bumpSession: db.prepare(
+      `UPDATE sessions SET
+         version = version + 1,
+         message_count = message_count + @added,
+         last_activity_at = COALESCE(@last_activity_at, last_activity_at),
+         expires_at = CASE WHEN @set_expiry = 1 THEN @expires_at ELSE expires_at END
+       WHERE id = @id`,
+    ),
+    upsertContext: db.prepare(
+      `INSERT INTO session_context (session_id, key, value) VALUES (?, ?, ?)
+       ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value`,
+    ),
+    deleteContextKey: db.prepare('DELETE FROM session_context WHERE session_id = ? AND key = ?'),
+    deleteContext: db.prepare('DELETE FROM session_context WHERE session_id = ?'),
+    // Size of the context as JSON: each key's text, its value's text, two quotes, a colon and a comma.
+    contextBytes: db.prepare(
+      `SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) + 4), 0) + 1 AS bytes
+       FROM session_context WHERE session_id = ?`,
+    ),
+    advanceSeq: db.prepare(
+      `INSERT INTO session_logs (session_id, log, last_seq) VALUES (?, ?, ?)
+       ON CONFLICT (session_id, log) DO UPDATE SET last_seq = last_seq + excluded.last_seq
+       RETURNING last_seq`,
+    ),
+    insertEntry: db.prepare(
+      'INSERT INTO log_entries (session_id, log, seq, at, data) VALUES (?, ?, ?, ?, ?)',
+    ),
+    trimLog: db.prepare('DELETE FROM log_entries WHERE session_id = ? AND log = ? AND seq <= ?'),
+    readAsc: db.prepare(
+      `SELECT seq, at, data FROM log_entries
+       WHERE session_id = @id AND log = @log AND seq > @after AND seq < @before ORDER BY seq ASC LIMIT @limit`,
+    ),
+    readDesc: db.prepare(
+      `SELECT seq, at, data FROM log_entries
+       WHERE session_id = @id AND log = @log AND seq > @after AND seq < @before ORDER BY seq DESC LIMIT @limit`,
+    ),
+    deleteEntries: db.prepare('DELETE FROM log_entries WHERE session_id = ?'),
+    deleteLogs: db.prepare('DELETE FROM session_logs WHERE session_id = ?'),
+    deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+    selectExpired: db
+      .prepare('SELECT id FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?')
+      .pluck(),
+    stats: db.prepare(
+      `SELECT s.state,
+         SUM(CASE WHEN ${LIVE} THEN 1 ELSE 0 END) AS live,
+         SUM(CASE WHEN ${LIVE} THEN 0 ELSE 1 END) AS expired,
+         SUM(CASE WHEN ${LIVE} THEN s.message_count ELSE 0 END) AS messages,
+         MIN(CASE WHEN ${LIVE} THEN s.created_at END) AS oldest
+       FROM sessions s GROUP BY s.state`,
+    ),
+  };
+}
+
+function toRecord(row: SessionRow): SessionRecord {
+  return {
+    id: row.id,
+    state: row.state,
+    context: JSON.parse(row.context) as JsonObject,
+    metadata: JSON.parse(row.metadata) as JsonObject,
+    owner: row.owner,
+    createdAt: row.created_at,
+    lastActivityAt: row.last_activity_at,
+    expiresAt: row.expires_at,
+    version: row.version,
+    messageCount: row.message_count,
+  };
+}
+
+/** Opens a file, checking up front what would otherwise fail later with a vague error. */
+function openDatabase(path: string, busyTimeoutMs: number): Database {
+  if (typeof path !== 'string' || path.trim() === '') {
+    throw new InvalidValueError(
+      'database must be a file path, ":memory:" or a better-sqlite3 Database',
+    );
+  }
+  if (path !== ':memory:') {
+    const directory = dirname(resolve(path));
+    if (!existsSync(directory)) {
+      throw new StoreUnavailableError(
+        `Cannot open SQLite database "${path}": the directory "${directory}" does not exist. Create it first.`,
+      );
+    }
+    if (existsSync(path) && statSync(path).isDirectory()) {
+      throw new StoreUnavailableError(
+        `Cannot open SQLite database "${path}": it is a directory, not a file.`,
+      );
+    }
+    for (const [target, why] of [
+      [path, 'the file is read-only'],
+      [
+        directory,
+        'its directory is not writable (SQLite keeps -wal and -shm files next to the database)',
+      ],
+    ] as const) {
+      if (!existsSync(target)) continue;
+      // A file with no write bit was made read-only on purpose; honour that even for root, who could write.
+      if (!isWritable(target) || (target === path && (statSync(target).mode & 0o222) === 0)) {
+        throw new StoreUnavailableError(
+          `Cannot open SQLite database "${path}" for writing: ${why}.`,
+        );
+      }
+    }
+  }
+  try {
+    return new BetterSqlite3(path, { timeout: busyTimeoutMs });
+  } catch (error) {
+    throw new StoreUnavailableError(
+      `Cannot open SQLite database "${path}": ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function isWritable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function describeOpenError(error: unknown, path: string): Error {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'SQLITE_NOTADB') {
+    return new StoreUnavailableError(
+      `Cannot open "${path}": it is not a SQLite database (or it is corrupt or encrypted).`,
+      { cause: error },
+    );
+  }
+  if (code === 'SQLITE_READONLY') {
+    return new StoreUnavailableError(
+      `Cannot open SQLite database "${path}" for writing: it is read-only.`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return toStoreError(error, `Opening SQLite database "${path}"`);
+}
+
+const URL_OPTIONS = ['busyTimeoutMs', 'synchronous', 'sweepChunkSize'] as const;
+
+/**
+ * Opens `sqlite:./path/to/sessions.db`, `sqlite:///absolute/path.db` or `sqlite::memory:`, with options in
+ * the query: `?busyTimeoutMs=5000&synchronous=normal&sweepChunkSize=200`.
+ */
+export function storeFromUrl(url: string): SqliteSessionStore {
+  const { path, params } = parsePathUrl(url);
+  const options: SqliteSessionStoreOptions = { database: path };
+  for (const [key, value] of params) {
+    switch (key as (typeof URL_OPTIONS)[number]) {
+      case 'busyTimeoutMs':
+        options.busyTimeoutMs = Number(value);
+        break;
+      case 'synchronous':
+        options.synchronous = value as 'full' | 'normal';
+        break;
+      case 'sweepChunkSize':
+        options.sweepChunkSize = Number(value);
+        break;
+      default:
+        throw new InvalidStoreUrlError(
+          `Unknown sqlite: URL option "${key}" (known: ${URL_OPTIONS.join(', ')})`,
+        );
+    }
+  }
+  return new SqliteSessionStore(options);
+}

@@ -1,0 +1,135 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { createStore, ManualClock, SessionManager, type SessionStore } from '@mcp-session/core';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION, SqliteSessionStore, storeFromUrl } from '../src/index.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'mcp-session-sqlite-open-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+function open(database: string): () => SqliteSessionStore {
+  return () => new SqliteSessionStore({ database });
+}
+
+describe('opening a SQLite store', () => {
+  it('fails at open, with a clear typed error, for a path in a missing directory', () => {
+    const path = join(directory, 'missing', 'sessions.db');
+    expect(open(path)).toThrow(
+      expect.objectContaining({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(/directory .* does not exist/),
+      }),
+    );
+  });
+
+  it('fails at open for a read-only file', () => {
+    const path = join(directory, 'read-only.db');
+    new SqliteSessionStore({ database: path }).close();
+    chmodSync(path, 0o444);
+    expect(open(path)).toThrow(
+      expect.objectContaining({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(/read-only/),
+      }),
+    );
+    chmodSync(path, 0o644);
+  });
+
+  it('fails at open for a file that is not a SQLite database, and leaves it untouched', () => {
+    const path = join(directory, 'not-a-database.db');
+    const garbage = 'this is a text file, not a database\n'.repeat(200);
+    writeFileSync(path, garbage);
+    expect(open(path)).toThrow(
+      expect.objectContaining({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(/not a SQLite database/),
+      }),
+    );
+    expect(new BetterSqlite3(':memory:').prepare('SELECT 1 AS one').get()).toEqual({ one: 1 });
+  });
+
+  it('fails at open for a directory', () => {
+    const path = join(directory, 'a-directory');
+    mkdirSync(path);
+    expect(open(path)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/is a directory/) }),
+    );
+  });
+
+  it('rejects bad options and URLs with typed errors', () => {
+    const path = join(directory, 'options.db');
+    expect(() => new SqliteSessionStore({ database: path, busyTimeoutMs: -1 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_VALUE' }),
+    );
+    expect(() => new SqliteSessionStore({ database: path, synchronous: 'off' as never })).toThrow(
+      /"full" or "normal"/,
+    );
+    expect(() => new SqliteSessionStore({ database: '' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_VALUE' }),
+    );
+    expect(() => storeFromUrl(`sqlite:${path}?journal=off`)).toThrow(
+      /Unknown sqlite: URL option "journal"/,
+    );
+    expect(() => storeFromUrl('sqlite://db.example.com/x.db')).toThrow(/looks like a host/);
+  });
+
+  it('refuses a database written by a newer schema version', () => {
+    const path = join(directory, 'future.db');
+    const db = new BetterSqlite3(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(open(path)).toThrow(/newer than this @mcp-session\/sqlite supports/);
+  });
+});
+
+describe('ways to open it', () => {
+  it('opens sqlite: URLs through createStore, relative paths from the working directory', async () => {
+    const path = join(directory, 'by-url.db');
+    const store = await createStore(
+      `sqlite:${relative(process.cwd(), path)}?busyTimeoutMs=1000&synchronous=normal`,
+    );
+    expect(store).toBeInstanceOf(SqliteSessionStore);
+    expect((store as SqliteSessionStore).db.name).toBe(relative(process.cwd(), path));
+    expect((store as SqliteSessionStore).db.pragma('synchronous', { simple: true })).toBe(1);
+    expect((store as SqliteSessionStore).db.pragma('journal_mode', { simple: true })).toBe('wal');
+    await store.close();
+    const memory = await createStore('sqlite::memory:');
+    expect(memory.capabilities).toEqual({
+      durable: false,
+      sharedAcrossProcesses: false,
+      nativeExpiry: false,
+    });
+    await memory.close();
+  });
+
+  it('uses a Database you pass in, and leaves it open on close', async () => {
+    const db = new BetterSqlite3(join(directory, 'yours.db'));
+    const store: SessionStore = new SqliteSessionStore({ database: db });
+    const clock = new ManualClock();
+    const manager = new SessionManager({ store, clock });
+    const { id } = await manager.createSession({ context: { a: 1 } });
+    await store.close();
+    expect(db.open).toBe(true);
+    expect(
+      db.prepare('SELECT COUNT(*) AS n FROM sessions WHERE id = ?').get(manager.storageId(id)),
+    ).toEqual({ n: 1 });
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    db.close();
+  });
+
+  it('sweeps in chunks of sweepChunkSize, up to the limit', async () => {
+    const store = new SqliteSessionStore({
+      database: join(directory, 'chunks.db'),
+      sweepChunkSize: 2,
+    });
+    const clock = new ManualClock();
+    const manager = new SessionManager({ store, clock, idleTimeoutMs: 1_000 });
+    for (let i = 0; i < 7; i++) await manager.createSession();
+    clock.advance(1_000);
+    expect(await store.sweep(clock.now(), { limit: 5 })).toBe(5);
+    expect(await store.sweep(clock.now())).toBe(2);
+    await store.close();
+  });
+});
