@@ -50,6 +50,7 @@ export {
 export type {
   AppendOptions,
   AppendResult,
+  CreateOptions,
   ListOptions,
   ListPage,
   ReadOptions,
@@ -63,6 +64,7 @@ export type {
 export {
   applyChange,
   checkGuards,
+  checkImportedLogs,
   checkOptionalPositive,
   checkStoreArgs,
   contextByteLength,

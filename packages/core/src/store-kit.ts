@@ -9,8 +9,8 @@ import {
   StoreUnavailableError,
   VersionConflictError,
 } from './errors.js';
-import type { RecordGuards, SessionChange, Touch } from './store.js';
-import type { SessionRecord, SessionState, StoreStats } from './types.js';
+import type { CreateOptions, RecordGuards, SessionChange, Touch } from './store.js';
+import type { LogEntry, SessionRecord, SessionState, StoreStats } from './types.js';
 import {
   assertPositiveInteger,
   assertValidId,
@@ -116,6 +116,38 @@ export function contextByteLength(context: SessionRecord['context']): number {
 export function checkStoreArgs(id: string, log?: string): void {
   assertValidId(id);
   if (log !== undefined) assertValidLogName(log);
+}
+
+/**
+ * Checks the logs handed to `create`: valid names, and entries with consecutive positive integer seqs (as
+ * every log's retained entries are: trimming only drops the oldest), numeric times and data. Returns the
+ * entries per log, ready to write.
+ */
+export function checkImportedLogs(
+  logs: CreateOptions['logs'],
+): [log: string, entries: readonly LogEntry[]][] {
+  if (logs === undefined) return [];
+  if (typeof logs !== 'object' || logs === null)
+    throw new InvalidValueError('logs must be an object of arrays');
+  return Object.entries(logs).map(([log, entries]) => {
+    assertValidLogName(log);
+    if (!Array.isArray(entries))
+      throw new InvalidValueError(`logs.${log} must be an array of entries`);
+    entries.forEach((entry: LogEntry, i) => {
+      const first = entries[0]?.seq ?? 0;
+      if (!Number.isSafeInteger(entry?.seq) || first < 1 || entry.seq !== first + i) {
+        throw new InvalidValueError(
+          'seqs must be consecutive positive integers',
+          `logs.${log}[${i}].seq`,
+        );
+      }
+      if (!Number.isFinite(entry.at))
+        throw new InvalidValueError('at must be epoch milliseconds', `logs.${log}[${i}].at`);
+      if (entry.data === undefined)
+        throw new InvalidValueError('an entry needs data', `logs.${log}[${i}].data`);
+    });
+    return [log, entries];
+  });
 }
 
 /** Checks `cap`, `limit` and similar optional positive integers. */

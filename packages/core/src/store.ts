@@ -8,6 +8,19 @@ import type {
   StoreStats,
 } from './types.js';
 
+/** Options of `create`. */
+export interface CreateOptions {
+  /** Current time, epoch milliseconds: an existing record counts as live unless `expiresAt <= now`. */
+  now: number;
+  /**
+   * Logs created together with the record (import and migration use this), keyed by log name. Each
+   * log's entries keep their `seq` and `at`; seqs must be consecutive positive integers, as a log's
+   * retained entries always are. Later appends continue after the last seq. Check them with
+   * `checkImportedLogs`.
+   */
+  logs?: Readonly<Record<string, readonly LogEntry[]>>;
+}
+
 /**
  * Guards every store primitive that targets one record understands. They are checked atomically with
  * the operation, in this order: the record exists and is not expired → `owner` → `expectedVersion` →
@@ -159,11 +172,13 @@ export interface SessionStore {
   readonly capabilities: StoreCapabilities;
 
   /**
-   * Inserts a new record exactly as given (including `version` and `messageCount`). An expired record
-   * with the same id is replaced, its logs dropped.
+   * Inserts a new record exactly as given (including `version` and `messageCount`), with the logs in
+   * `options.logs` if any, in one atomic step. An expired record with the same id is replaced, its logs
+   * dropped.
    * @throws SessionExistsError when a non-expired record has this id — create never overwrites.
+   * @throws InvalidValueError when `options.logs` is malformed (nothing is written).
    */
-  create(record: SessionRecord, options: { now: number }): Promise<void>;
+  create(record: SessionRecord, options: CreateOptions): Promise<void>;
 
   /** Returns a copy of the record, or null when it is absent, expired, or hidden by `owner`. */
   get(id: string, options: { now: number; owner?: string | null }): Promise<SessionRecord | null>;

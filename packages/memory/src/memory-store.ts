@@ -3,7 +3,9 @@ import {
   type AppendResult,
   applyChange,
   type Clock,
+  type CreateOptions,
   checkGuards,
+  checkImportedLogs,
   checkOptionalPositive,
   checkStoreArgs,
   contextByteLength,
@@ -94,12 +96,18 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
-  async create(record: SessionRecord, options: { now: number }): Promise<void> {
+  async create(record: SessionRecord, options: CreateOptions): Promise<void> {
     this.#open();
     checkStoreArgs(record.id);
+    const logs = new Map<string, MemoryLog>();
+    for (const [log, entries] of checkImportedLogs(options.logs)) {
+      const last = entries.at(-1);
+      if (last)
+        logs.set(log, { entries: structuredClone([...entries]), head: 0, nextSeq: last.seq + 1 });
+    }
     const existing = this.#live(record.id, options.now);
     if (existing) throw new SessionExistsError(record.id);
-    this.#store({ record: structuredClone(record), logs: new Map() });
+    this.#store({ record: structuredClone(record), logs });
   }
 
   async get(

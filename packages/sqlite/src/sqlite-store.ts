@@ -3,7 +3,9 @@ import { dirname, resolve } from 'node:path';
 import {
   type AppendOptions,
   type AppendResult,
+  type CreateOptions,
   checkGuards,
+  checkImportedLogs,
   checkOptionalPositive,
   checkStoreArgs,
   decodeListCursor,
@@ -151,9 +153,10 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
-  async create(record: SessionRecord, options: { now: number }): Promise<void> {
+  async create(record: SessionRecord, options: CreateOptions): Promise<void> {
     this.#run('create', () => {
       checkStoreArgs(record.id);
+      const logs = checkImportedLogs(options.logs);
       this.#write(() => {
         const existing = this.#sql.selectGuard.get(record.id) as GuardRow | undefined;
         if (existing) {
@@ -175,6 +178,20 @@ export class SqliteSessionStore implements SessionStore {
         });
         for (const [key, value] of Object.entries(record.context)) {
           this.#sql.upsertContext.run(record.id, key, JSON.stringify(value));
+        }
+        for (const [log, entries] of logs) {
+          const last = entries.at(-1);
+          if (!last) continue;
+          for (const entry of entries) {
+            this.#sql.insertEntry.run(
+              record.id,
+              log,
+              entry.seq,
+              entry.at,
+              JSON.stringify(entry.data),
+            );
+          }
+          this.#sql.advanceSeq.get(record.id, log, last.seq);
         }
       });
     });

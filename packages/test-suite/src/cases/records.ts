@@ -1,3 +1,4 @@
+import type { LogEntry } from '@mcp-session/core';
 import { expect } from 'vitest';
 import type { ConformanceCase } from '../types.js';
 import { expectCode, TRICKY_JSON } from './helpers.js';
@@ -67,6 +68,67 @@ export const recordCases: ConformanceCase[] = [
       expect(await t.store.read(old.id, 'history', { now: later })).toEqual([]);
       const appended = await t.store.append(old.id, 'history', [{ fresh: 1 }], { now: later });
       expect(appended.firstSeq).toBe(1);
+    },
+  },
+  {
+    group: 'records',
+    name: 'create with logs imports them atomically, keeping seqs and times; appends continue after them',
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record({ messageCount: 150, version: 9 });
+      const history = [
+        { seq: 51, at: now - 3_000, data: { role: 'user', content: 'first kept' } },
+        { seq: 52, at: now - 2_000, data: { role: 'assistant', content: TRICKY_JSON } },
+        { seq: 53, at: now - 1_000, data: { role: 'user', content: 'last' } },
+      ];
+      await t.store.create(record, {
+        now,
+        logs: { history, 'events:s1': [{ seq: 7, at: now, data: 'e' }], empty: [] },
+      });
+      expect(await t.store.get(record.id, { now })).toEqual(record);
+      expect(await t.store.read(record.id, 'history', { now })).toEqual(history);
+      expect(await t.store.read(record.id, 'empty', { now })).toEqual([]);
+      expect(
+        await t.store.append(record.id, 'history', ['next'], { now, cap: 3, countMessages: true }),
+      ).toEqual({
+        firstSeq: 54,
+        lastSeq: 54,
+        version: 10,
+        messageCount: 151,
+      });
+      expect((await t.store.read(record.id, 'history', { now })).map((e) => e.seq)).toEqual([
+        52, 53, 54,
+      ]);
+      expect((await t.store.append(record.id, 'events:s1', ['f'], { now })).firstSeq).toBe(8);
+      expect((await t.store.append(record.id, 'empty', ['g'], { now })).firstSeq).toBe(1);
+    },
+  },
+  {
+    group: 'records',
+    name: 'create with malformed logs fails with INVALID_VALUE and writes nothing',
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record();
+      const bad: Record<string, LogEntry[]>[] = [
+        {
+          history: [
+            { seq: 2, at: now, data: 1 },
+            { seq: 2, at: now, data: 2 },
+          ],
+        },
+        { history: [{ seq: 0, at: now, data: 1 }] },
+        {
+          history: [
+            { seq: 3, at: now, data: 1 },
+            { seq: 5, at: now, data: 2 },
+          ],
+        },
+        { history: [{ seq: 1.5, at: now, data: 1 }] },
+        { 'bad name': [{ seq: 1, at: now, data: 1 }] },
+      ];
+      for (const logs of bad)
+        await expectCode(t.store.create(record, { now, logs }), 'INVALID_VALUE');
+      expect(await t.store.get(record.id, { now })).toBeNull();
     },
   },
   {
