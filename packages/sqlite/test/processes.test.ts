@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { makeRecord } from '@mcp-session/test-suite';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteSessionStore } from '../src/index.js';
@@ -59,21 +60,7 @@ describe('several processes on one file', () => {
     const store = new SqliteSessionStore({ database: path });
     const id = 'a'.repeat(64);
     const now = Date.now();
-    await store.create(
-      {
-        id,
-        state: 'active',
-        context: {},
-        metadata: {},
-        owner: null,
-        createdAt: now,
-        lastActivityAt: now,
-        expiresAt: null,
-        version: 1,
-        messageCount: 0,
-      },
-      { now },
-    );
+    await store.create(makeRecord(now, { id, expiresAt: null }), { now });
     await store.close();
     const acknowledged: number[] = [];
     for (let round = 0; round < 20; round++) {
