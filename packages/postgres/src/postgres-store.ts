@@ -320,27 +320,31 @@ export class PostgresSessionStore implements SessionStore {
     const p = new Params();
     const idParam = p.add(id, 'text');
     const guards = guardPredicate('s', options, p);
-    const bounds = [`g.session_id = ${idParam}`, `g.log = ${p.add(log, 'text')}`];
+    const logParam = p.add(log, 'text');
+    const bounds = ['x.log_id = cur.log_id', 'x.seq >= cur.first_seq'];
     if (options.afterSeq !== undefined) bounds.push(`x.seq > ${p.add(options.afterSeq, 'bigint')}`);
     if (options.beforeSeq !== undefined) {
       bounds.push(`x.seq < ${p.add(options.beforeSeq, 'bigint')}`);
     }
     const order = options.order === 'desc' ? 'DESC' : 'ASC';
     const limit = options.limit === undefined ? '' : `LIMIT ${p.add(options.limit, 'integer')}`;
+    // The entries scan gets the log id as a value from the first row, so it walks the (log_id, seq)
+    // index from the requested end and stops after `limit` entries, however long the log is.
     const result = await this.#query<
       GuardRow & { ok: boolean; seq: string | null; at: string | null; data: JsonValue }
     >(
       'read',
       `WITH cur AS (
-         SELECT version, state, owner, expires_at, (${guards}) AS ok FROM ${this.#sessions} AS s
+         SELECT s.version, s.state, s.owner, s.expires_at, (${guards}) AS ok, g.log_id, g.first_seq
+         FROM ${this.#sessions} AS s
+         LEFT JOIN ${this.#logs} AS g ON g.session_id = s.id AND g.log = ${logParam}
          WHERE s.id = ${idParam}
        )
        SELECT cur.version AS g_version, cur.state AS g_state, cur.owner AS g_owner,
          cur.expires_at AS g_expires_at, cur.ok, e.seq, e.at, e.data
        FROM cur LEFT JOIN LATERAL (
          SELECT x.seq, x.at, x.data
-         FROM ${this.#logs} AS g
-         JOIN ${this.#entries} AS x ON x.log_id = g.log_id AND x.seq >= g.first_seq
+         FROM ${this.#entries} AS x
          WHERE cur.ok AND ${bounds.join(' AND ')}
          ORDER BY x.seq ${order} ${limit}
        ) AS e ON true
