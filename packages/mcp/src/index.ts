@@ -1,0 +1,45 @@
+export {
+  type ConnectRecoveringClientOptions,
+  connectRecoveringClient,
+  RecoveringClientTransport,
+  type RecoveringClientTransportOptions,
+  type SessionRenewedEvent,
+} from './client/recovering-transport.js';
+export {
+  SessionEventStore,
+  type SessionEventStoreOptions,
+} from './event-store/session-event-store.js';
+export {
+  createMcpSessionHandler,
+  type HandleRequestOptions,
+  type HandlerCounters,
+  type HandlerStats,
+  McpSessionHandler,
+  type McpSessionHandlerOptions,
+  type ServerFactory,
+  type ServerFactoryContext,
+} from './server/handler.js';
+export {
+  PREFERRED_SESSION_ID_HEADERS,
+  SESSION_ID_HEADER,
+  SESSION_NOT_FOUND_CODE,
+} from './server/http.js';
+export type { NodeListener } from './server/node.js';
+export { defaultOwner, type OwnerRequest, type OwnerResolver } from './server/owner.js';
+export {
+  checkSdkCompatibility,
+  type SessionServer,
+  type SessionTransportOptions,
+} from './server/rebuild.js';
+export {
+  installedSdkVersion,
+  SdkCompatibilityError,
+  SUPPORTED_SDK_RANGE,
+} from './server/sdk-compat.js';
+export {
+  LOGGING_LEVELS,
+  type LoggingLevel,
+  MCP_METADATA_KEY,
+  type McpSessionMetadata,
+} from './server/session-metadata.js';
+export { SessionContext } from './tools/session-context.js';
