@@ -96,6 +96,13 @@ export function resolveConnection(
     );
   }
   const { connection } = options;
+  // Checked before a pool exists, so bad options never leave one behind.
+  const schema = options.schema === undefined ? undefined : checkSchemaName(options.schema);
+  if (options.autoMigrate !== undefined && typeof options.autoMigrate !== 'boolean') {
+    throw new InvalidValueError(
+      `autoMigrate must be true or false, got ${String(options.autoMigrate)}`,
+    );
+  }
   let resolved: ResolvedConnection;
   if (typeof connection === 'string') {
     resolved = fromUrl(connection);
@@ -113,15 +120,8 @@ export function resolveConnection(
       `${what}: connection must be a postgres:// URL, a pg.Pool or a pg pool config, got ${connection === null ? 'null' : typeof connection}`,
     );
   }
-  if (options.schema !== undefined) resolved.schema = checkSchemaName(options.schema);
-  if (options.autoMigrate !== undefined) {
-    if (typeof options.autoMigrate !== 'boolean') {
-      throw new InvalidValueError(
-        `autoMigrate must be true or false, got ${String(options.autoMigrate)}`,
-      );
-    }
-    resolved.autoMigrate = options.autoMigrate;
-  }
+  if (schema !== undefined) resolved.schema = schema;
+  if (options.autoMigrate !== undefined) resolved.autoMigrate = options.autoMigrate;
   return resolved;
 }
 

@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { createStore } from '@mcp-session/core';
+import { makeRecord } from '@mcp-session/test-suite';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { PostgresSessionStore, storeFromUrl } from '../src/index.js';
+import { adminPool, dropSchema, freshSchema, POSTGRES_URL, urlWith } from './helpers.js';
+
+const admin = adminPool();
+const schemas: string[] = [];
+
+function schema(): string {
+  const name = freshSchema();
+  schemas.push(name);
+  return name;
+}
+
+/** Round-trips one record, proving the store is connected, migrated and writing where it should. */
+async function roundTrip(store: PostgresSessionStore | Awaited<ReturnType<typeof createStore>>) {
+  const now = Date.now();
+  const record = makeRecord(now, { context: { hello: 'world' } });
+  await store.create(record, { now });
+  expect(await store.get(record.id, { now })).toEqual(record);
+  return record;
+}
+
+async function backends(applicationName: string): Promise<number> {
+  const result = await admin.query<{ count: string }>(
+    'SELECT count(*) FROM pg_stat_activity WHERE application_name = $1',
+    [applicationName],
+  );
+  return Number(result.rows[0]?.count);
+}
+
+afterEach(async () => {
+  for (const name of schemas.splice(0)) await dropSchema(admin, name);
+});
+afterAll(() => admin.end());
+
+describe('connection inputs', () => {
+  it('a URL: the schema parameter places the tables, and connections are named mcp-session', async () => {
+    const name = schema();
+    const store = await storeFromUrl(urlWith({ schema: name }));
+    const record = await roundTrip(store);
+    const stored = await admin.query(`SELECT id FROM "${name}".mcp_sessions`);
+    expect(stored.rows).toEqual([{ id: record.id }]);
+    expect(await backends('mcp-session')).toBeGreaterThan(0);
+    await store.close();
+  });
+
+  it('a URL with application_name keeps that name; close ends every connection of its pool', async () => {
+    const applicationName = `mcp-test-${randomBytes(4).toString('hex')}`;
+    const store = await storeFromUrl(
+      urlWith({ schema: schema(), application_name: applicationName, poolSize: '3' }),
+    );
+    await Promise.all([roundTrip(store), roundTrip(store), roundTrip(store)]);
+    expect(await backends(applicationName)).toBeGreaterThan(0);
+    await store.close();
+    // A backend leaves pg_stat_activity a moment after its client said goodbye.
+    await vi.waitFor(async () => expect(await backends(applicationName)).toBe(0));
+  });
+
+  it('createStore opens postgres:// and postgresql:// URLs through the registry', async () => {
+    for (const scheme of ['postgres', 'postgresql']) {
+      const url = urlWith({ schema: schema() }).replace(/^postgres(ql)?:/, `${scheme}:`);
+      const store = await createStore(url);
+      expect(store).toBeInstanceOf(PostgresSessionStore);
+      await roundTrip(store);
+      await store.close();
+    }
+  });
+
+  it('a pg.Pool you own: the store borrows it, and close() leaves it open with its listeners as before', async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    const listenersBefore = pool.listenerCount('error');
+    const store = new PostgresSessionStore({ connection: pool, schema: schema() });
+    await roundTrip(store);
+    await store.close();
+    expect(pool.listenerCount('error')).toBe(listenersBefore);
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await expect(store.get('any', { now: Date.now() })).rejects.toMatchObject({
+      code: 'STORE_CLOSED',
+    });
+    await pool.end();
+  });
+
+  it('a pool config: the store creates its own pool from it and ends it on close', async () => {
+    const applicationName = `mcp-test-${randomBytes(4).toString('hex')}`;
+    const store = await PostgresSessionStore.open({
+      connection: { connectionString: POSTGRES_URL, max: 2, application_name: applicationName },
+      schema: schema(),
+    });
+    await roundTrip(store);
+    expect(await backends(applicationName)).toBeGreaterThan(0);
+    await store.close();
+    // A backend leaves pg_stat_activity a moment after its client said goodbye.
+    await vi.waitFor(async () => expect(await backends(applicationName)).toBe(0));
+  });
+
+  it('explicit schema and autoMigrate options win over URL parameters', async () => {
+    const fromUrl = schema();
+    const fromOption = schema();
+    const store = await PostgresSessionStore.open({
+      connection: urlWith({ schema: fromUrl, autoMigrate: 'false' }),
+      schema: fromOption,
+      autoMigrate: true,
+    });
+    expect(store.schema).toBe(fromOption);
+    await roundTrip(store);
+    await store.close();
+    const created = await admin.query('SELECT nspname FROM pg_namespace WHERE nspname = ANY ($1)', [
+      [fromUrl, fromOption],
+    ]);
+    expect(created.rows).toEqual([{ nspname: fromOption }]);
+  });
+
+  it('the default schema is public, with every table prefixed mcp_session', () => {
+    const store = new PostgresSessionStore({ connection: POSTGRES_URL });
+    expect(store.schema).toBe('public');
+    return store.close();
+  });
+});
+
+describe('bad options', () => {
+  const construct = (options: unknown) => () =>
+    new PostgresSessionStore(options as ConstructorParameters<typeof PostgresSessionStore>[0]);
+
+  it('rejects a missing or unusable connection with INVALID_VALUE', () => {
+    for (const options of [undefined, null, {}, { connection: 42 }, { connection: null }]) {
+      expect(construct(options)).toThrow(expect.objectContaining({ code: 'INVALID_VALUE' }));
+    }
+  });
+
+  it('rejects bad schema names and a non-boolean autoMigrate, naming the option', () => {
+    for (const bad of ['', 'a-b', '1st', 'pg_catalog', 'x'.repeat(64), 'semi;colon', 7]) {
+      expect(construct({ connection: POSTGRES_URL, schema: bad })).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_VALUE',
+          message: expect.stringContaining('schema'),
+        }),
+      );
+    }
+    expect(construct({ connection: POSTGRES_URL, autoMigrate: 'no' })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_VALUE',
+        message: expect.stringContaining('autoMigrate'),
+      }),
+    );
+  });
+
+  it('rejects bad URLs with INVALID_STORE_URL naming the problem, never printing the password', async () => {
+    const base = 'postgres://app:secret-password@127.0.0.1:5432/test';
+    const cases: [string, RegExp][] = [
+      ['mysql://app:secret-password@127.0.0.1/test', /not a Postgres URL/],
+      [
+        `${base}?ssl_mode=require`,
+        /Unknown Postgres store URL parameter "ssl_mode".*Known: schema/,
+      ],
+      [`${base}?schema=has-dash`, /schema must be a schema name/],
+      [`${base}?autoMigrate=maybe`, /autoMigrate must be "true" or "false"/],
+      [`${base}?poolSize=0`, /poolSize must be a positive integer/],
+      [`${base}?poolSize=ten`, /poolSize must be a positive integer/],
+      [`${base}?connect_timeout=-1`, /connect_timeout must be a positive integer/],
+      [`${base}?schema=a&schema=b`, /"schema" is given twice/],
+      ['postgres://app:secret-password@[::1/test', /not a valid URL/],
+    ];
+    for (const [url, message] of cases) {
+      const error = await storeFromUrl(url).catch((caught: unknown) => caught);
+      expect(error, url).toMatchObject({
+        code: 'INVALID_STORE_URL',
+        message: expect.stringMatching(message),
+      });
+      expect(String((error as Error).message), url).not.toContain('secret-password');
+    }
+  });
+});
