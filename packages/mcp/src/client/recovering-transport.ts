@@ -182,6 +182,7 @@ export class RecoveringClientTransport implements Transport {
     preferredId: string | undefined,
   ): StreamableHTTPClientTransport {
     const {
+      sessionId: _resumed,
       preferredSessionId: _p,
       initializeParams: _i,
       renewTimeoutMs: _r,
