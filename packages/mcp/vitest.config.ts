@@ -1,1 +1,25 @@
-export { default } from '../../vitest.shared.ts';
+import { defineConfig, mergeConfig } from 'vitest/config';
+import shared from '../../vitest.shared.ts';
+
+/**
+ * Two projects run every test: once against the SDK installed for development, once against the lowest
+ * version the peer range allows (the `sdk-1-26` alias), so the range in package.json is a tested claim.
+ * test/sdk-version.test.ts proves the alias really applies.
+ */
+export default mergeConfig(
+  shared,
+  defineConfig({
+    test: {
+      projects: [
+        { extends: true, test: { name: 'sdk-latest', env: { MCP_SDK_UNDER_TEST: 'latest' } } },
+        {
+          extends: true,
+          test: { name: 'sdk-1.26', env: { MCP_SDK_UNDER_TEST: '1.26' } },
+          resolve: {
+            alias: [{ find: /^@modelcontextprotocol\/sdk\//, replacement: 'sdk-1-26/' }],
+          },
+        },
+      ],
+    },
+  }),
+);
