@@ -139,6 +139,29 @@ describe('initialize', () => {
     expect((await manager.getMetrics()).store.total).toBe(0);
   });
 
+  it('leaves no session behind when the server factory throws', async () => {
+    const manager = new SessionManager({ store: new MemorySessionStore({ sweepIntervalMs: 0 }) });
+    const errors: Error[] = [];
+    const handler = await createMcpSessionHandler({
+      sessions: manager,
+      server: () => {
+        throw new Error('factory broke');
+      },
+      sweepIntervalMs: null,
+      onerror: (error) => errors.push(error),
+    });
+    const http = await listen(handler);
+    cleanups.push(async () => {
+      await http.close();
+      await handler.close();
+      await manager.close();
+    });
+    const { response } = await rawInitialize(http.url);
+    expect(response.status).toBe(500);
+    expect((await manager.getMetrics()).store.total).toBe(0);
+    expect(errors.map((e) => e.message)).toEqual(['factory broke']);
+  });
+
   it('answers initialize params the store refuses with 400 -32602', async () => {
     const { url } = await setup();
     const params = {
@@ -170,6 +193,21 @@ describe('status codes', () => {
         message: 'Bad Request: Mcp-Session-Id header is required',
       });
     }
+  });
+
+  it('treats an empty session id header as missing (400)', async () => {
+    const { url } = await setup();
+    expect((await rawPost(url, '', ping)).status).toBe(400);
+  });
+
+  it('answers 503, never 404, when the store is unavailable, so clients keep their session', async () => {
+    const { url, manager, errors } = await setup();
+    const { sessionId } = await rawInitialize(url);
+    await manager.store.close();
+    const response = await rawPost(url, sessionId, ping);
+    expect(response.status).toBe(503);
+    expect((await errorOf(response)).code).toBe(-32603);
+    expect(errors.some((e) => e.name === 'StoreClosedError')).toBe(true);
   });
 
   it('answers unknown and malformed ids with 404 -32001 on POST, GET and DELETE', async () => {

@@ -403,7 +403,7 @@ export class McpSessionHandler {
     const messages: unknown[] = method !== 'POST' ? [] : Array.isArray(body) ? body : [body];
     const initialize = messages.find(isInitializeRequest);
 
-    const sessionId = request.headers.get(SESSION_ID_HEADER);
+    const sessionId = request.headers.get(SESSION_ID_HEADER) || null;
     if (sessionId === null) {
       if (!initialize) {
         return jsonRpcErrorResponse(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
@@ -487,7 +487,13 @@ export class McpSessionHandler {
       }
     }
     const generation = readMcpMetadata(session.metadata)?.generation ?? 1;
-    const { live } = await this.#build(session.id, owner, generation, false);
+    let live: LiveSession;
+    try {
+      ({ live } = await this.#build(session.id, owner, generation, false));
+    } catch (error) {
+      if (!resumed) await this.manager.closeSession(session.id, { owner, purge: true });
+      throw error;
+    }
     this.#admit(live);
     live.busy++;
     let response: Response;
