@@ -55,6 +55,29 @@ CREATE TABLE ${s}.mcp_session_log_entries (
   PRIMARY KEY (log_id, seq)
 );
 
+CREATE FUNCTION ${s}.mcp_session_json_bytes(p_doc jsonb, p_max bigint)
+RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+  v_text text := p_doc::text;
+  v_bytes bigint := octet_length(v_text);
+  v_separators bigint;
+BEGIN
+  -- The size of p_doc as compact JSON (JSON.stringify), exact wherever it decides "<= p_max". jsonb
+  -- prints ", " and ": " where compact JSON has "," and ":", so its text is an upper bound ...
+  IF v_bytes <= p_max THEN
+    RETURN v_bytes;
+  END IF;
+  -- ... and the text without every ", " and ": " (some may sit inside strings) a lower bound.
+  v_separators := length(v_text) - length(replace(replace(v_text, ', ', ','), ': ', ':'));
+  IF v_bytes - v_separators > p_max THEN
+    RETURN v_bytes - v_separators;
+  END IF;
+  -- Close to the limit: count only the separators outside string literals.
+  v_text := regexp_replace(v_text, '"(?:[^"\\\\]|\\\\.)*"', '', 'g');
+  RETURN v_bytes - (length(v_text) - length(replace(replace(v_text, ', ', ','), ': ', ':')));
+END
+$fn$;
+
 CREATE FUNCTION ${s}.mcp_session_create(
   p_id text, p_state text, p_context jsonb, p_metadata jsonb, p_owner text, p_created_at bigint,
   p_last_activity_at bigint, p_expires_at bigint, p_version bigint, p_message_count bigint,

@@ -106,6 +106,7 @@ export class PostgresSessionStore implements SessionStore {
   readonly #entries: string;
   readonly #appendFunction: string;
   readonly #createFunction: string;
+  readonly #jsonBytesFunction: string;
   #readiness: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -126,6 +127,7 @@ export class PostgresSessionStore implements SessionStore {
     this.#entries = `${schema}.mcp_session_log_entries`;
     this.#appendFunction = `${schema}.mcp_session_append`;
     this.#createFunction = `${schema}.mcp_session_create`;
+    this.#jsonBytesFunction = `${schema}.mcp_session_json_bytes`;
     this.#pool.on('error', this.#onIdleClientError);
   }
 
@@ -221,8 +223,11 @@ export class PostgresSessionStore implements SessionStore {
       sets.push(`expires_at = ${p.add(change.expiresAt, 'bigint')}`);
     }
     const max = options.maxContextBytes;
-    // The size is measured on the context the update would write, inside the same statement.
-    const bytes = max === undefined ? 'NULL::bigint' : 'octet_length(c.context::text)';
+    // Measured on the context the update would write, inside the same statement.
+    const bytes =
+      max === undefined
+        ? 'NULL::bigint'
+        : `${this.#jsonBytesFunction}(c.context, ${p.add(max, 'bigint')})`;
     const result = await this.#query<GuardRow & { g_bytes: string | null } & Partial<RecordRow>>(
       'update',
       `WITH cur AS (
