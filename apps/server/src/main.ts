@@ -1,0 +1,30 @@
+import { redactUrl } from '@mcp-session/core';
+import { loadConfig } from './config.js';
+import { startReferenceServer } from './server.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+const config = loadConfig();
+const app = await startReferenceServer(config);
+console.log(
+  `mcp-session reference server listening on ${app.url} ` +
+    `(store ${redactUrl(config.storeUrl)}, instance ${config.instanceName}, ` +
+    `${config.tokens.size > 0 ? `${config.tokens.size} bearer tokens` : 'no authentication'})`,
+);
+if (config.tokens.size === 0) {
+  console.warn('No MCP_TOKENS / MCP_TOKENS_FILE: sessions are not bound to any user.');
+}
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    console.log(`${signal}: closing transports; sessions stay in the store`);
+    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('shutdown failed:', error);
+        process.exit(1);
+      },
+    );
+  });
+}
