@@ -4,6 +4,7 @@ import { ManualClock, SessionManager } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import express from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMcpSessionHandler } from '../src/index.js';
@@ -299,7 +300,15 @@ describe('rebuilding sessions this process does not hold', () => {
     const { manager, http, handler } = await setup();
     const client = new Client(
       { name: 'restart-client', version: '2.0.0' },
-      { capabilities: { elicitation: {}, roots: {} } },
+      { capabilities: { elicitation: {}, roots: {}, sampling: {} } },
+    );
+    client.setRequestHandler(
+      (await import('@modelcontextprotocol/sdk/types.js')).CreateMessageRequestSchema,
+      async () => ({
+        model: 'test',
+        role: 'assistant',
+        content: { type: 'text', text: 'sampled' },
+      }),
     );
     client.setRequestHandler(
       (await import('@modelcontextprotocol/sdk/types.js')).ElicitRequestSchema,
@@ -342,12 +351,14 @@ describe('rebuilding sessions this process does not hold', () => {
     expect(who).toMatchObject({
       sessionId,
       extraSessionId: sessionId,
-      clientCapabilities: { elicitation: {}, roots: {} },
+      clientCapabilities: { elicitation: {}, roots: {}, sampling: {} },
       clientVersion: { name: 'restart-client', version: '2.0.0' },
     });
     // Capability checks work on the rebuilt session: elicitation and roots round-trip.
     const elicited = await client.callTool({ name: 'elicit', arguments: {} });
     expect(textOf(elicited)).toEqual({ action: 'accept', content: { ok: true } });
+    const sampled = await client.callTool({ name: 'sample', arguments: {} });
+    expect(textOf(sampled)).toEqual({ type: 'text', text: 'sampled' });
     const roots = await client.callTool({ name: 'roots', arguments: {} });
     expect(textOf(roots)).toEqual([{ uri: 'file:///work', name: 'work' }]);
     // The restored level filters: only warning and error arrive (on the client's GET stream, which the
@@ -379,6 +390,37 @@ describe('rebuilding sessions this process does not hold', () => {
     );
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(other.stats().counters.rebuilt).toBe(1);
+  });
+
+  it('closes a session on DELETE through another instance; the instance holding it then answers 404', async () => {
+    const { url, manager, handler } = await setup();
+    const { sessionId } = await rawInitialize(url);
+    expect(handler.stats().liveSessions).toBe(1);
+    const other = await createMcpSessionHandler({
+      sessions: manager,
+      server: demoServer,
+      sweepIntervalMs: null,
+    });
+    const second = await listen(other);
+    cleanups.push(async () => {
+      await second.close();
+      await other.close();
+    });
+    const deleted = await fetch(second.url, {
+      method: 'DELETE',
+      headers: { 'mcp-session-id': sessionId ?? '' },
+    });
+    expect(deleted.status).toBe(200);
+    expect(other.stats().counters.rebuilt).toBe(0); // closing needs no transport
+    await expectNotFound(await rawPost(url, sessionId, ping));
+    expect(handler.stats().liveSessions).toBe(0);
+  });
+
+  it('does not disturb the owner’s live session when another owner presents its id', async () => {
+    const { url, handler } = await setup();
+    const { sessionId } = await rawInitialize(url, { [OWNER_HEADER]: 'alice' });
+    await expectNotFound(await rawPost(url, sessionId, ping, { [OWNER_HEADER]: 'mallory' }));
+    expect(handler.stats()).toMatchObject({ liveSessions: 1, counters: { rebuilt: 0 } });
   });
 
   it('answers a session it cannot rebuild (no MCP metadata) with 404 instead of guessing', async () => {
@@ -526,6 +568,53 @@ describe('eviction', () => {
     // The evicted ones still work (rebuilt), pushing others out in turn.
     expect((await rawPost(http.url, ids[0] ?? '', ping)).status).toBe(200);
     await vi.waitFor(() => expect(handler.stats().liveSessions).toBe(3));
+  });
+});
+
+describe('sessionOf(extra)', () => {
+  it('gives a request handler its session’s context and history, bound to the owner', async () => {
+    const manager = new SessionManager({ store: new MemorySessionStore({ sweepIntervalMs: 0 }) });
+    let handler: Awaited<ReturnType<typeof createMcpSessionHandler>> | undefined;
+    handler = await createMcpSessionHandler({
+      sessions: manager,
+      owner: ownerFromHeader,
+      sweepIntervalMs: null,
+      server: () => {
+        const server = new McpServer({ name: 'session-of', version: '1.0.0' });
+        server.registerTool('note', {}, async (extra) => {
+          const session = handler?.sessionOf(extra);
+          if (!session) throw new Error('no handler');
+          await session.set('noted', true);
+          await session.addMessage({ role: 'tool', content: 'noted' });
+          return {
+            content: [
+              { type: 'text', text: JSON.stringify({ id: session.id, owner: session.owner }) },
+            ],
+          };
+        });
+        return server;
+      },
+    });
+    const http = await listen(handler);
+    cleanups.push(async () => {
+      await http.close();
+      await handler?.close();
+      await manager.close();
+    });
+    const { sessionId } = await rawInitialize(http.url, { [OWNER_HEADER]: 'alice' });
+    const call = await rawCallTool(
+      http.url,
+      sessionId ?? '',
+      'note',
+      {},
+      { [OWNER_HEADER]: 'alice' },
+    );
+    expect(call.result).toEqual({ id: sessionId, owner: 'alice' });
+    expect(await manager.getContext(sessionId ?? '', 'noted', { owner: 'alice' })).toBe(true);
+    expect(
+      (await manager.getHistory(sessionId ?? '', { owner: 'alice' })).map((e) => e.data),
+    ).toEqual([{ role: 'tool', content: 'noted' }]);
+    expect(() => handler?.sessionOf({ sessionId: 'not-held' })).toThrow(/live MCP session/);
   });
 });
 

@@ -50,6 +50,13 @@ export const demoServer: ServerFactory = ({ sessionId, session }) => {
     const result = await extra.sendRequest({ method: 'roots/list' }, ListRootsResultSchema);
     return text(result.roots);
   });
+  mcp.registerTool('sample', {}, async (extra) => {
+    const result = await mcp.server.createMessage(
+      { messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 },
+      { relatedRequestId: extra.requestId },
+    );
+    return text(result.content);
+  });
   mcp.registerTool('elicit', {}, async (extra) => {
     const result = await mcp.server.elicitInput(
       {

@@ -422,7 +422,9 @@ export class McpSessionHandler {
     if (!this.#isWellFormedId(sessionId)) return this.#notFound();
     const session = await this.manager.getSession(sessionId, { owner });
     if (!session || session.owner !== owner) {
-      await this.#drop(sessionId);
+      // Gone for its owner (expired, closed elsewhere): free the transport. Another owner presenting the
+      // id must not disturb the owner's live session.
+      await this.#drop(sessionId, owner);
       return this.#notFound();
     }
     if (method === 'DELETE') {
@@ -658,9 +660,10 @@ export class McpSessionHandler {
     if (markIdle) await this.#markIdle(live);
   }
 
-  async #drop(id: string): Promise<void> {
+  /** Closes the held transport of `id`, if any (only when it belongs to `owner`, when one is given). */
+  async #drop(id: string, owner?: string | null): Promise<void> {
     const live = this.#live.get(id);
-    if (live) await this.#evict(live, false);
+    if (live && (owner === undefined || live.owner === owner)) await this.#evict(live, false);
   }
 
   /**
