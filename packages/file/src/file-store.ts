@@ -1,0 +1,989 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import {
+  type AppendOptions,
+  type AppendResult,
+  applyChange,
+  assertPositiveInteger,
+  type CreateOptions,
+  checkGuards,
+  checkImportedLogs,
+  checkOptionalPositive,
+  checkStoreArgs,
+  contextByteLength,
+  decodeListCursor,
+  emptyStats,
+  encodeListCursor,
+  InvalidValueError,
+  isExpired,
+  isVisibleTo,
+  type JsonValue,
+  type ListOptions,
+  type ListPage,
+  type LogEntry,
+  PayloadTooLargeError,
+  type ReadOptions,
+  type SessionChange,
+  SessionExistsError,
+  SessionNotFoundError,
+  type SessionRecord,
+  type SessionStore,
+  type StoreCapabilities,
+  StoreClosedError,
+  type StoreStats,
+  StoreUnavailableError,
+  type SweepOptions,
+  slidingExpiry,
+  toStoreError,
+  type UpdateOptions,
+} from '@mcp-session/core';
+import { fsyncDirectory, hasCode, writeFileAtomic } from './atomic.js';
+import {
+  DIGEST,
+  digest,
+  encodeLogName,
+  FORMAT_VERSION,
+  Layout,
+  MARKER_FILE,
+  newIncarnation,
+  parseLogFileName,
+  RECORD_FILE,
+} from './layout.js';
+import { FileLocks, KeyedMutex } from './lock.js';
+import {
+  appendToLogFile,
+  cutUncommittedTail,
+  formatEntries,
+  readLiveLines,
+  readLogFile,
+} from './log-file.js';
+import {
+  type FileSessionStoreOptions,
+  type FileStoreWarning,
+  parseFileStoreUrl,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
+import {
+  assertStorableRecord,
+  CorruptFileError,
+  type LogMeta,
+  parseRecordFile,
+  type RecordFile,
+  serializeRecordFile,
+} from './record-file.js';
+
+/** Shard directories: the first two hex digits of the digests of the sessions they hold. */
+const SHARD = /^[0-9a-f]{2}$/;
+
+/**
+ * A log is rewritten (compacted) only when its dead lines — trimmed by the cap but still in the file —
+ * outnumber both its live lines and this floor. Each rewrite copies at most as many lines as appends
+ * since the last one, so appends stay O(1) amortized whatever the history length.
+ */
+const COMPACT_MIN_DEAD_LINES = 64;
+
+/** Lock-free reads retry this often when a compaction replaces the file under them. */
+const READ_ATTEMPTS = 3;
+
+/** Directories, among a store's own, that may exist before its marker does (an interrupted first open). */
+const OWN_ENTRIES = new Set(['sessions', 'owners', 'quarantine', 'tmp', MARKER_FILE]);
+
+/**
+ * Sessions as files in a directory: one JSON record per session and one JSON Lines file per log, readable
+ * with any text tool. Crash-safe (records are replaced atomically and are the commit point of every write;
+ * a torn log tail is never committed and is cut off) and safe to share between processes on one machine
+ * (a lock file per session). See the package README for the layout and the commit protocol.
+ *
+ * Open it with `FileSessionStore.open(directory)` or `createStore('file:./data/sessions')`.
+ */
+export class FileSessionStore implements SessionStore {
+  /** Durable and shared between processes; expired sessions go on `sweep()` (no background clock). */
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    durable: true,
+    sharedAcrossProcesses: true,
+    nativeExpiry: false,
+  });
+
+  /** Absolute path of the store directory. */
+  readonly directory: string;
+
+  readonly #layout: Layout;
+  readonly #options: ResolvedOptions;
+  readonly #locks: FileLocks;
+  readonly #mutex = new KeyedMutex();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Storage id of each digest seen; a digest always names the same id, so this never goes stale. */
+  readonly #idOfDigest = new Map<string, string>();
+  /** Shard where the next `sweep` call starts, so repeated calls walk the store once between them. */
+  #sweepCursor = '00';
+  #closed = false;
+
+  private constructor(directory: string, options: ResolvedOptions) {
+    this.directory = directory;
+    this.#layout = new Layout(directory);
+    this.#options = options;
+    this.#locks = new FileLocks({
+      timeoutMs: options.lockTimeoutMs,
+      staleMs: options.staleLockMs,
+      tmpPath: () => this.#layout.tmpFile(),
+      isClosed: () => this.#closed,
+      warn: (code, message, path) => this.#warn({ code, message, path }),
+    });
+  }
+
+  /**
+   * Opens (creating it when missing) the store in `directory`, relative to the working directory unless
+   * absolute. The directory must be empty, new, or a store: a non-empty directory without the store's
+   * marker file is refused so a typo cannot scatter files through an unrelated folder.
+   * @throws InvalidValueError for bad options, a path that is a file, or a foreign non-empty directory.
+   * @throws StoreUnavailableError when the directory cannot be created or written.
+   */
+  static async open(
+    directory: string,
+    options: FileSessionStoreOptions = {},
+  ): Promise<FileSessionStore> {
+    const resolved = resolveOptions(options);
+    if (typeof directory !== 'string' || directory.trim() === '' || directory.includes('\0')) {
+      throw new InvalidValueError(
+        `The file store needs a directory path (a non-empty string without NUL), got ${JSON.stringify(directory)}`,
+      );
+    }
+    const root = resolve(directory);
+    try {
+      await prepareDirectory(new Layout(root), resolved.fsync);
+    } catch (error) {
+      throw toStoreError(error, `Opening the file session store in ${root}`);
+    }
+    return new FileSessionStore(root, resolved);
+  }
+
+  async create(record: SessionRecord, options: CreateOptions): Promise<void> {
+    return this.#run('create', async () => {
+      checkStoreArgs(record?.id);
+      assertStorableRecord(record);
+      const hash = digest(record.id);
+      const file: RecordFile = { session: record, incarnation: newIncarnation(), logs: new Map() };
+      // Serialized now: the caller may change its objects while this waits for the lock.
+      const imported: { log: string; text: string }[] = [];
+      for (const [log, entries] of checkImportedLogs(options.logs)) {
+        const first = entries[0];
+        if (!first) continue;
+        const text = entries
+          .map(
+            (entry) =>
+              `{"seq":${entry.seq},"at":${entry.at},"data":${JSON.stringify(entry.data)}}\n`,
+          )
+          .join('');
+        imported.push({ log, text });
+        file.logs.set(log, {
+          generation: 1,
+          baseSeq: first.seq,
+          firstSeq: first.seq,
+          nextSeq: first.seq + entries.length,
+          bytes: Buffer.byteLength(text),
+        });
+      }
+      const text = serializeRecordFile(file);
+      const owner = record.owner;
+      await this.#ensureDirectory(this.#layout.shard(hash));
+      await this.#locked(hash, async () => {
+        const existing = await this.#readRecordLocked(hash);
+        if (existing && !isExpired(existing.session, options.now)) {
+          throw new SessionExistsError(record.id);
+        }
+        // The index entry goes first: an entry without a record is skipped by list, never the reverse.
+        if (owner !== null) await this.#addOwnerEntry(owner, hash, record.id);
+        if (imported.length > 0) await this.#ensureDirectory(this.#layout.logDir(hash));
+        for (const { log, text: lines } of imported) {
+          await writeFileAtomic(
+            this.#layout.logFile(hash, log, file.incarnation, 1),
+            lines,
+            this.#layout.tmpFile(),
+            this.#options.fsync,
+          );
+        }
+        // The commit point. Until here the old record (if any) and its logs are untouched.
+        await writeFileAtomic(
+          this.#layout.record(hash),
+          text,
+          this.#layout.tmpFile(),
+          this.#options.fsync,
+        );
+        // Logs of an expired predecessor (or of an interrupted delete) must never show in the new
+        // session. They carry another incarnation in their names, so they are told apart from its own.
+        await this.#removeUnreferencedLogFiles(hash, file);
+        const previousOwner = existing?.session.owner ?? null;
+        if (previousOwner !== null && previousOwner !== owner) {
+          await this.#removeOwnerEntry(previousOwner, hash);
+        }
+      });
+      this.#idOfDigest.set(hash, record.id);
+    });
+  }
+
+  async get(
+    id: string,
+    options: { now: number; owner?: string | null },
+  ): Promise<SessionRecord | null> {
+    return this.#run('get', async () => {
+      checkStoreArgs(id);
+      const file = await this.#readRecordChecked(digest(id));
+      if (
+        !file ||
+        isExpired(file.session, options.now) ||
+        !isVisibleTo(file.session, options.owner)
+      ) {
+        return null;
+      }
+      return file.session;
+    });
+  }
+
+  async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
+    return this.#run('update', async () => {
+      checkStoreArgs(id);
+      checkOptionalPositive(options.maxContextBytes, 'maxContextBytes');
+      // Copied now: the caller may change its objects while this waits for the lock.
+      const snapshot = structuredClone(change);
+      const hash = digest(id);
+      return this.#locked(hash, async () => {
+        const file = await this.#readRecordLocked(hash);
+        const next = applyChange(checkGuards(file?.session, options), snapshot);
+        if (options.maxContextBytes !== undefined) {
+          const bytes = contextByteLength(next.context);
+          if (bytes > options.maxContextBytes) {
+            throw new PayloadTooLargeError('context', options.maxContextBytes, bytes);
+          }
+        }
+        await this.#writeRecord(hash, { ...(file as RecordFile), session: next });
+        return next;
+      });
+    });
+  }
+
+  async append(
+    id: string,
+    log: string,
+    entries: readonly JsonValue[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    return this.#run('append', async () => {
+      checkStoreArgs(id, log);
+      checkOptionalPositive(options.cap, 'cap');
+      if (!Array.isArray(entries) || entries.length === 0) {
+        throw new InvalidValueError('append needs at least one entry');
+      }
+      if (!Number.isFinite(options.now)) {
+        throw new InvalidValueError(`append needs now as epoch milliseconds, got ${options.now}`);
+      }
+      // Serialized now: the caller may change its objects while this waits for the lock.
+      const dataJson = entries.map((entry, i) => {
+        const json = JSON.stringify(entry);
+        if (json === undefined) throw new InvalidValueError(`entry ${i} is not JSON`);
+        return json;
+      });
+      const hash = digest(id);
+      return this.#locked(hash, () => this.#appendLocked(hash, log, dataJson, options));
+    });
+  }
+
+  async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
+    return this.#run('read', async () => {
+      checkStoreArgs(id, log);
+      checkOptionalPositive(options.limit, 'limit');
+      for (const [name, value] of [
+        ['afterSeq', options.afterSeq],
+        ['beforeSeq', options.beforeSeq],
+      ] as const) {
+        if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+          throw new InvalidValueError(`${name} must be a non-negative integer, got ${value}`);
+        }
+      }
+      const hash = digest(id);
+      // Lock-free first: a record names a committed byte range of one log generation, and that range
+      // never changes. A compaction may delete the generation under us, hence the retries.
+      for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+        let file: RecordFile | null;
+        try {
+          file = await this.#readRecord(hash);
+        } catch (error) {
+          if (error instanceof CorruptFileError) break;
+          throw error;
+        }
+        checkGuards(file?.session, options);
+        const meta = (file as RecordFile).logs.get(log);
+        const range = meta && pageRange(meta, options);
+        if (!meta || !range) return [];
+        let result: Awaited<ReturnType<typeof readLogFile>>;
+        try {
+          result = await readLogFile(
+            this.#logFile(hash, file as RecordFile, log, meta),
+            meta,
+            range.fromSeq,
+            range.count,
+          );
+        } catch (error) {
+          if (hasCode(error, 'ENOENT')) continue;
+          if (error instanceof CorruptFileError) break;
+          throw error;
+        }
+        if (result.hasTail) await this.#repairTail(hash, log);
+        return options.order === 'desc' ? result.entries.reverse() : result.entries;
+      }
+      // Still failing: decide under the lock, where a corrupt file is quarantined.
+      return this.#locked(hash, () => this.#readLocked(hash, log, options));
+    });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.#run('delete', async () => {
+      checkStoreArgs(id);
+      const hash = digest(id);
+      return this.#locked(hash, async () =>
+        this.#deleteLocked(hash, await this.#readRecordLocked(hash)),
+      );
+    });
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    return this.#run('list', async () => {
+      assertPositiveInteger(options.limit, 'limit');
+      if (options.owner !== undefined && typeof options.owner !== 'string') {
+        throw new InvalidValueError(`owner must be a string, got ${typeof options.owner}`);
+      }
+      const after = decodeListCursor(options.cursor);
+      const { owner, state, now, limit } = options;
+      const candidates = (
+        owner !== undefined ? await this.#ownerCandidates(owner) : await this.#allCandidates()
+      )
+        .filter((candidate) => after === null || candidate.id > after)
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const records: SessionRecord[] = [];
+      const staleOwnerEntries: string[] = [];
+      let more = false;
+      for (const { hash } of candidates) {
+        const file = await this.#readRecordChecked(hash);
+        if (owner !== undefined && file?.session.owner !== owner) {
+          staleOwnerEntries.push(hash);
+          continue;
+        }
+        if (!file || isExpired(file.session, now)) continue;
+        if (state !== undefined && file.session.state !== state) continue;
+        if (records.length === limit) {
+          more = true;
+          break;
+        }
+        records.push(file.session);
+      }
+      if (owner !== undefined) {
+        for (const hash of staleOwnerEntries) await this.#dropStaleOwnerEntry(owner, hash);
+      }
+      const last = records.at(-1);
+      return { records, nextCursor: more && last ? encodeListCursor(last.id) : null };
+    });
+  }
+
+  async sweep(now: number, options: SweepOptions = {}): Promise<number> {
+    return this.#run('sweep', async () => {
+      checkOptionalPositive(options.limit, 'limit');
+      const limit = options.limit ?? 1000;
+      const shards = await this.#shards();
+      const start = Math.max(
+        0,
+        shards.findIndex((shard) => shard >= this.#sweepCursor),
+      );
+      let deleted = 0;
+      // A call returns less than `limit` only after visiting every shard, as the contract requires.
+      for (let i = 0; i < shards.length; i++) {
+        const shard = shards[(start + i) % shards.length] as string;
+        this.#sweepCursor = shard;
+        deleted += await this.#sweepShard(shard, now, limit - deleted);
+        if (deleted >= limit) break;
+        this.#sweepCursor = shards[(start + i + 1) % shards.length] as string;
+      }
+      return deleted;
+    });
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    return this.#run('stats', async () => {
+      const stats = emptyStats();
+      await this.#forEachRecord(async (file) => {
+        const session = file.session;
+        if (isExpired(session, now)) {
+          stats.expired++;
+          return;
+        }
+        stats.total++;
+        stats.byState[session.state]++;
+        stats.messages += session.messageCount;
+        if (stats.oldestCreatedAt === null || session.createdAt < stats.oldestCreatedAt) {
+          stats.oldestCreatedAt = session.createdAt;
+        }
+      });
+      return stats;
+    });
+  }
+
+  /**
+   * Waits for operations in flight (so no lock or file handle is left behind), then refuses new ones.
+   * Idempotent. The store holds no open files or timers between operations.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  // ── operations under the session lock ─────────────────────────────────────────────────────────
+
+  async #appendLocked(
+    hash: string,
+    log: string,
+    dataJson: string[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    const file = await this.#readRecordLocked(hash);
+    const current = checkGuards(file?.session, options);
+    const record = file as RecordFile;
+    const meta: LogMeta = record.logs.get(log) ?? {
+      generation: 1,
+      baseSeq: 1,
+      firstSeq: 1,
+      nextSeq: 1,
+      bytes: 0,
+    };
+    const firstSeq = meta.nextSeq;
+    const nextSeq = firstSeq + dataJson.length;
+    const visibleFrom =
+      options.cap === undefined ? meta.firstSeq : Math.max(meta.firstSeq, nextSeq - options.cap);
+    const deadLines = visibleFrom - meta.baseSeq;
+    const compacting = deadLines >= Math.max(nextSeq - visibleFrom, COMPACT_MIN_DEAD_LINES);
+    const path = this.#logFile(hash, record, log, meta);
+    const logDir = this.#layout.logDir(hash);
+    if (meta.bytes === 0 || compacting) await this.#ensureDirectory(logDir);
+    let next: LogMeta;
+    if (compacting) {
+      // Rewrite only what stays visible into the next generation, then commit by the record below.
+      const kept =
+        visibleFrom < meta.nextSeq
+          ? await this.#checked(hash, () => readLiveLines(path, meta, visibleFrom))
+          : Buffer.alloc(0);
+      const freshFrom = Math.max(firstSeq, visibleFrom);
+      const fresh = Buffer.from(
+        formatEntries(dataJson.slice(freshFrom - firstSeq), freshFrom, options.now),
+        'utf8',
+      );
+      const content = Buffer.concat([kept, fresh]);
+      next = {
+        generation: meta.generation + 1,
+        baseSeq: visibleFrom,
+        firstSeq: visibleFrom,
+        nextSeq,
+        bytes: content.length,
+      };
+      await writeFileAtomic(
+        this.#logFile(hash, record, log, next),
+        content,
+        this.#layout.tmpFile(),
+        this.#options.fsync,
+      );
+    } else {
+      const text = formatEntries(dataJson, firstSeq, options.now);
+      const { cutBytes } = await this.#checked(hash, () =>
+        appendToLogFile(path, meta.bytes, text, this.#options.fsync),
+      );
+      if (meta.bytes === 0 && this.#options.fsync) await fsyncDirectory(logDir);
+      if (cutBytes > 0) this.#warnRepaired(path, cutBytes);
+      next = {
+        ...meta,
+        firstSeq: visibleFrom,
+        nextSeq,
+        bytes: meta.bytes + Buffer.byteLength(text),
+      };
+    }
+    const session: SessionRecord = {
+      ...current,
+      version: current.version + 1,
+      messageCount: current.messageCount + (options.countMessages ? dataJson.length : 0),
+    };
+    if (options.touch) {
+      session.lastActivityAt = options.touch.at;
+      session.expiresAt = slidingExpiry(current.createdAt, options.touch);
+    }
+    record.logs.set(log, next);
+    // The commit point: until this rename, readers and crash recovery see the log as it was.
+    await this.#writeRecord(hash, { ...record, session });
+    if (compacting) await this.#removeUnreferencedLogFiles(hash, { ...record, session });
+    return {
+      firstSeq,
+      lastSeq: nextSeq - 1,
+      version: session.version,
+      messageCount: session.messageCount,
+    };
+  }
+
+  async #readLocked(hash: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
+    const file = await this.#readRecordLocked(hash);
+    checkGuards(file?.session, options);
+    const record = file as RecordFile;
+    const meta = record.logs.get(log);
+    const range = meta && pageRange(meta, options);
+    if (!meta || !range) return [];
+    const path = this.#logFile(hash, record, log, meta);
+    const { entries, hasTail } = await this.#checked(hash, async () => {
+      try {
+        return await readLogFile(path, meta, range.fromSeq, range.count);
+      } catch (error) {
+        // Under the lock the record and its files agree, so a missing file is lost data.
+        if (hasCode(error, 'ENOENT')) throw new CorruptFileError(path, 'is missing');
+        throw error;
+      }
+    });
+    if (hasTail) this.#warnRepaired(path, await cutUncommittedTail(path, meta.bytes));
+    return options.order === 'desc' ? entries.reverse() : entries;
+  }
+
+  /** Deletes a session whose record (or null) was read under its lock; returns whether it existed. */
+  async #deleteLocked(hash: string, file: RecordFile | null): Promise<boolean> {
+    if (file) {
+      await unlink(this.#layout.record(hash));
+      if (this.#options.fsync) await fsyncDirectory(this.#layout.shard(hash));
+    }
+    await rm(this.#layout.logDir(hash), { recursive: true, force: true });
+    if (file?.session.owner != null) await this.#removeOwnerEntry(file.session.owner, hash);
+    this.#idOfDigest.delete(hash);
+    return file !== null;
+  }
+
+  /**
+   * Cuts an uncommitted tail a lock-free read noticed, if the lock is free right now. A busy lock means
+   * a writer is at work, and the writer cuts any tail itself before appending.
+   */
+  async #repairTail(hash: string, log: string): Promise<void> {
+    await this.#tryLocked(hash, async () => {
+      const file = await this.#readRecordLocked(hash);
+      const meta = file?.logs.get(log);
+      if (!file || !meta) return;
+      const path = this.#logFile(hash, file, log, meta);
+      this.#warnRepaired(
+        path,
+        await this.#checked(hash, () => cutUncommittedTail(path, meta.bytes)),
+      );
+    });
+  }
+
+  /** Removes log files the record does not name: old generations, other incarnations, leftovers. */
+  async #removeUnreferencedLogFiles(hash: string, file: RecordFile): Promise<void> {
+    const logDir = this.#layout.logDir(hash);
+    const referenced = new Set<string>();
+    for (const [log, meta] of file.logs) {
+      referenced.add(`${encodeLogName(log)}\n${meta.generation}`);
+    }
+    const names = await readdir(logDir).catch((error: unknown) => {
+      if (hasCode(error, 'ENOENT')) return [] as string[];
+      throw error;
+    });
+    for (const name of names) {
+      const parsed = parseLogFileName(name);
+      if (!parsed) continue;
+      const current =
+        parsed.incarnation === file.incarnation &&
+        referenced.has(`${parsed.encodedLog}\n${parsed.generation}`);
+      if (!current) await unlink(join(logDir, name)).catch(ignoreMissing);
+    }
+  }
+
+  // ── records ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Reads a record without the lock. @throws CorruptFileError */
+  async #readRecord(hash: string): Promise<RecordFile | null> {
+    const path = this.#layout.record(hash);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if (hasCode(error, 'ENOENT')) return null;
+      throw error;
+    }
+    const file = parseRecordFile(text, path, hash);
+    this.#idOfDigest.set(hash, file.session.id);
+    return file;
+  }
+
+  /** Reads a record under its lock; a corrupt one is quarantined and reads as absent. */
+  async #readRecordLocked(hash: string): Promise<RecordFile | null> {
+    try {
+      return await this.#readRecord(hash);
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      await this.#quarantine(hash, error);
+      return null;
+    }
+  }
+
+  /** Reads a record without the lock; if it looks corrupt, re-reads under the lock (quarantining it). */
+  async #readRecordChecked(hash: string): Promise<RecordFile | null> {
+    try {
+      return await this.#readRecord(hash);
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      return this.#locked(hash, () => this.#readRecordLocked(hash));
+    }
+  }
+
+  async #writeRecord(hash: string, file: RecordFile): Promise<void> {
+    await writeFileAtomic(
+      this.#layout.record(hash),
+      serializeRecordFile(file),
+      this.#layout.tmpFile(),
+      this.#options.fsync,
+    );
+  }
+
+  /** Runs log I/O under the session lock; a corrupt log quarantines the session, which then is absent. */
+  async #checked<T>(hash: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      await this.#quarantine(hash, error);
+      throw new SessionNotFoundError();
+    }
+  }
+
+  /**
+   * Moves a session's files to `quarantine/<time>-<digest>/` with a `reason.txt`, under its lock. Logs go
+   * first: if this is interrupted, the record is still there and the next access finishes the job.
+   */
+  async #quarantine(hash: string, error: CorruptFileError): Promise<void> {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const target = join(
+      this.#layout.quarantine,
+      `${stamp}-${hash}-${randomBytes(3).toString('hex')}`,
+    );
+    await mkdir(target, { recursive: true });
+    await writeFile(join(target, 'reason.txt'), `${error.message}\n`);
+    await renameIfPresent(this.#layout.logDir(hash), join(target, 'logs'));
+    await renameIfPresent(this.#layout.record(hash), join(target, 'record.json'));
+    if (this.#options.fsync) {
+      await fsyncDirectory(target);
+      await fsyncDirectory(this.#layout.shard(hash));
+    }
+    this.#idOfDigest.delete(hash);
+    this.#warn({
+      code: 'QUARANTINED',
+      message: `A corrupt session file was moved aside and the session now reads as absent: ${error.message}`,
+      path: target,
+    });
+  }
+
+  // ── owner index ─────────────────────────────────────────────────────────────────────────────
+
+  async #addOwnerEntry(owner: string, hash: string, id: string): Promise<void> {
+    await this.#ensureDirectory(this.#layout.ownerDir(owner));
+    await writeFileAtomic(
+      this.#layout.ownerMarker(owner, hash),
+      id,
+      this.#layout.tmpFile(),
+      this.#options.fsync,
+    );
+  }
+
+  async #removeOwnerEntry(owner: string, hash: string): Promise<void> {
+    await unlink(this.#layout.ownerMarker(owner, hash)).catch(ignoreMissing);
+  }
+
+  /** Removes an index entry a crash left without its record, after checking under the lock. */
+  async #dropStaleOwnerEntry(owner: string, hash: string): Promise<void> {
+    await this.#locked(hash, async () => {
+      const file = await this.#readRecordLocked(hash);
+      if (file?.session.owner !== owner) await this.#removeOwnerEntry(owner, hash);
+    });
+  }
+
+  // ── walking the directory ───────────────────────────────────────────────────────────────────
+
+  async #ownerCandidates(owner: string): Promise<{ hash: string; id: string }[]> {
+    const dir = this.#layout.ownerDir(owner);
+    const names = await readdir(dir).catch((error: unknown) => {
+      if (hasCode(error, 'ENOENT')) return [] as string[];
+      throw error;
+    });
+    const candidates: { hash: string; id: string }[] = [];
+    for (const hash of names) {
+      if (!DIGEST.test(hash)) continue;
+      let id = this.#idOfDigest.get(hash);
+      if (id === undefined) {
+        const entry = await readFile(join(dir, hash), 'utf8').catch(() => '');
+        id = digest(entry) === hash ? entry : (await this.#readRecordChecked(hash))?.session.id;
+      }
+      // An entry whose record is gone still counts, so list can remove it.
+      candidates.push({ hash, id: id ?? '' });
+    }
+    return candidates;
+  }
+
+  /** Every record's digest and id. Ids are cached per digest, so only new records are read. */
+  async #allCandidates(): Promise<{ hash: string; id: string }[]> {
+    const candidates: { hash: string; id: string }[] = [];
+    for (const shard of await this.#shards()) {
+      for (const name of await this.#shardEntries(shard)) {
+        const hash = RECORD_FILE.exec(name)?.[1];
+        if (hash === undefined) continue;
+        const id = this.#idOfDigest.get(hash) ?? (await this.#readRecordChecked(hash))?.session.id;
+        if (id !== undefined) candidates.push({ hash, id });
+      }
+    }
+    const present = new Set(candidates.map((candidate) => candidate.hash));
+    for (const hash of this.#idOfDigest.keys()) {
+      if (!present.has(hash)) this.#idOfDigest.delete(hash);
+    }
+    return candidates;
+  }
+
+  async #forEachRecord(visit: (file: RecordFile) => Promise<void> | void): Promise<void> {
+    for (const shard of await this.#shards()) {
+      for (const name of await this.#shardEntries(shard)) {
+        const hash = RECORD_FILE.exec(name)?.[1];
+        if (hash === undefined) continue;
+        const file = await this.#readRecordChecked(hash);
+        if (file) await visit(file);
+      }
+    }
+  }
+
+  /**
+   * Deletes up to `budget` expired sessions of one shard, and log directories whose record is gone
+   * (an interrupted delete). Returns how many sessions it deleted.
+   */
+  async #sweepShard(shard: string, now: number, budget: number): Promise<number> {
+    const names = await this.#shardEntries(shard);
+    const recordNames = new Set(names.filter((name) => RECORD_FILE.test(name)));
+    let deleted = 0;
+    for (const name of names) {
+      if (deleted >= budget) break;
+      const hash = RECORD_FILE.exec(name)?.[1];
+      if (hash !== undefined) {
+        const file = await this.#readRecordChecked(hash);
+        if (!file || !isExpired(file.session, now)) continue;
+        const removed = await this.#locked(hash, async () => {
+          const current = await this.#readRecordLocked(hash);
+          if (!current || !isExpired(current.session, now)) return false;
+          return this.#deleteLocked(hash, current);
+        });
+        if (removed) deleted++;
+      } else if (DIGEST.test(name) && !recordNames.has(`${name}.json`)) {
+        await this.#locked(name, async () => {
+          if ((await this.#readRecordLocked(name)) === null) {
+            await rm(this.#layout.logDir(name), { recursive: true, force: true });
+          }
+        });
+      }
+    }
+    return deleted;
+  }
+
+  /** Names of the shard directories, in order. Shards are created as sessions land in them. */
+  async #shards(): Promise<string[]> {
+    return (await readdir(this.#layout.sessions)).filter((name) => SHARD.test(name)).sort();
+  }
+
+  async #shardEntries(shard: string): Promise<string[]> {
+    return readdir(join(this.#layout.sessions, shard)).catch((error: unknown) => {
+      if (hasCode(error, 'ENOENT')) return [] as string[];
+      throw error;
+    });
+  }
+
+  // ── plumbing ────────────────────────────────────────────────────────────────────────────────
+
+  #logFile(hash: string, file: RecordFile, log: string, meta: LogMeta): string {
+    return this.#layout.logFile(hash, log, file.incarnation, meta.generation);
+  }
+
+  /** Creates a directory (and its parents); flushes the parent when it is new so the entry is durable. */
+  async #ensureDirectory(path: string): Promise<void> {
+    const created = await mkdir(path, { recursive: true });
+    if (created !== undefined && this.#options.fsync) await fsyncDirectory(dirname(path));
+  }
+
+  #warnRepaired(path: string, cutBytes: number): void {
+    if (cutBytes === 0) return;
+    this.#warn({
+      code: 'LOG_REPAIRED',
+      message: `Cut ${cutBytes} uncommitted bytes (a torn or unacknowledged append of a writer that stopped mid-way) off a log`,
+      path,
+    });
+  }
+
+  #warn(warning: FileStoreWarning): void {
+    try {
+      this.#options.onWarning(warning);
+    } catch {
+      // A throwing warning handler must not fail the operation that repaired something.
+    }
+  }
+
+  /** Runs one primitive: refuses after close, tracks it for close, and types its failures. */
+  async #run<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreClosedError();
+    const operation = work();
+    this.#inFlight.add(operation);
+    try {
+      return await operation;
+    } catch (error) {
+      throw toStoreError(error, `File store ${what} in ${this.directory}`);
+    } finally {
+      this.#inFlight.delete(operation);
+    }
+  }
+
+  /** Runs `work` holding the session's lock: first in this process, then across processes. */
+  #locked<T>(hash: string, work: () => Promise<T>): Promise<T> {
+    return this.#mutex.run(hash, async () => {
+      const release = await this.#locks.acquire(this.#layout.lock(hash));
+      try {
+        return await work();
+      } finally {
+        await release();
+      }
+    });
+  }
+
+  /** Like `#locked`, but gives up at once (resolving undefined) when the lock is busy. */
+  async #tryLocked(hash: string, work: () => Promise<void>): Promise<void> {
+    if (this.#mutex.busy(hash)) return;
+    await this.#mutex.run(hash, async () => {
+      const release = await this.#locks.tryAcquire(this.#layout.lock(hash));
+      if (!release) return;
+      try {
+        await work();
+      } finally {
+        await release();
+      }
+    });
+  }
+}
+
+/** The seqs a read returns: from `fromSeq`, `count` of them; null when none match. */
+function pageRange(meta: LogMeta, options: ReadOptions): { fromSeq: number; count: number } | null {
+  const from = Math.max(meta.firstSeq, (options.afterSeq ?? 0) + 1);
+  const to = Math.min(meta.nextSeq - 1, (options.beforeSeq ?? Number.POSITIVE_INFINITY) - 1);
+  if (from > to) return null;
+  const count = Math.min(to - from + 1, options.limit ?? Number.POSITIVE_INFINITY);
+  return { fromSeq: options.order === 'desc' ? to - count + 1 : from, count };
+}
+
+/**
+ * Makes the directory usable: creates it, checks it is a store (or empty), creates the fixed
+ * subdirectories and shards, proves it is writable, and removes temp files of processes that are gone.
+ */
+async function prepareDirectory(layout: Layout, durable: boolean): Promise<void> {
+  const root = layout.root;
+  const info = await stat(root).catch((error: unknown) => {
+    if (hasCode(error, 'ENOENT')) return null;
+    throw error;
+  });
+  if (info && !info.isDirectory()) {
+    throw new InvalidValueError(
+      `${root} exists and is not a directory: point the file store at a directory (it is created if missing)`,
+    );
+  }
+  if (!info) {
+    await mkdir(root, { recursive: true }).catch((error: unknown) => {
+      if (hasCode(error, 'ENOTDIR', 'EEXIST')) {
+        throw new InvalidValueError(
+          `Cannot create the store directory ${root}: part of that path is a file`,
+        );
+      }
+      throw new StoreUnavailableError(
+        `Cannot create the store directory ${root} (${(error as Error).message}); check the path and permissions`,
+        { cause: error },
+      );
+    });
+  }
+  const marker = await readFile(layout.marker, 'utf8').catch((error: unknown) => {
+    if (hasCode(error, 'ENOENT')) return null;
+    throw error;
+  });
+  if (marker === null) {
+    const foreign = (await readdir(root)).filter(
+      (name) => !name.startsWith('.') && !OWN_ENTRIES.has(name),
+    );
+    if (foreign.length > 0) {
+      throw new InvalidValueError(
+        `${root} is not empty and is not a session store (it holds ${foreign.slice(0, 3).join(', ')}${
+          foreign.length > 3 ? ', …' : ''
+        }): point the file store at an empty or new directory`,
+      );
+    }
+  } else if (!isOwnMarker(marker)) {
+    throw new InvalidValueError(
+      `${layout.marker} is not a marker of format ${FORMAT_VERSION}: this directory was written by another program or an incompatible version of @mcp-session/file`,
+    );
+  }
+  try {
+    for (const dir of [layout.sessions, layout.owners, layout.quarantine, layout.tmp]) {
+      await mkdir(dir, { recursive: true });
+    }
+    if (marker === null) {
+      // Written last, and atomically: a marker means the layout below it is complete.
+      if (durable) await fsyncDirectory(root);
+      await writeFileAtomic(
+        layout.marker,
+        `${JSON.stringify({ format: '@mcp-session/file', version: FORMAT_VERSION })}\n`,
+        layout.tmpFile(),
+        durable,
+      );
+    } else {
+      const probe = layout.tmpFile();
+      await writeFile(probe, '', { flag: 'wx' });
+      await unlink(probe);
+    }
+  } catch (error) {
+    if (error instanceof InvalidValueError) throw error;
+    throw new StoreUnavailableError(
+      `The store directory ${root} is not writable (${(error as Error).message}); check its permissions`,
+      { cause: error },
+    );
+  }
+  await removeOrphanTempFiles(layout.tmp);
+}
+
+function isOwnMarker(text: string): boolean {
+  try {
+    const parsed = JSON.parse(text) as { format?: unknown; version?: unknown };
+    return parsed.format === '@mcp-session/file' && parsed.version === FORMAT_VERSION;
+  } catch {
+    return false;
+  }
+}
+
+/** Temp files are named `<pid>-<random>.tmp`; those of processes no longer running are leftovers. */
+async function removeOrphanTempFiles(tmp: string): Promise<void> {
+  for (const name of await readdir(tmp)) {
+    const pid = Number(/^(\d+)-[0-9a-f]+\.tmp$/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if (hasCode(error, 'ESRCH')) await unlink(join(tmp, name)).catch(ignoreMissing);
+    }
+  }
+}
+
+async function renameIfPresent(from: string, to: string): Promise<void> {
+  await rename(from, to).catch(ignoreMissing);
+}
+
+function ignoreMissing(error: unknown): void {
+  if (!hasCode(error, 'ENOENT')) throw error;
+}
+
+/** `file:./data/sessions`, `file:///var/lib/sessions?fsync=false&lockTimeoutMs=5000`. */
+export function storeFromUrl(url: string): Promise<FileSessionStore> {
+  const { directory, options } = parseFileStoreUrl(url);
+  return FileSessionStore.open(directory, options);
+}

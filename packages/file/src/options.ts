@@ -1,0 +1,154 @@
+import { InvalidStoreUrlError, InvalidValueError, parsePathUrl } from '@mcp-session/core';
+
+/** Something the store noticed and repaired, or that needs a human. */
+export interface FileStoreWarning {
+  /**
+   * - `QUARANTINED`: a corrupt record or log was moved to `<directory>/quarantine/`; the session now reads
+   *   as absent. Inspect the files there, then delete them.
+   * - `LOG_REPAIRED`: an uncommitted tail left by a writer that died mid-append was cut off a log.
+   * - `STALE_LOCK_BROKEN`: a lock left by a dead process (or older than `staleLockMs`) was removed.
+   * - `LOCK_LOST`: another process broke a lock this one still held, because it was held longer than
+   *   `staleLockMs`. Raise `staleLockMs` if the disk is that slow.
+   */
+  code: 'QUARANTINED' | 'LOG_REPAIRED' | 'STALE_LOCK_BROKEN' | 'LOCK_LOST';
+  /** What happened, for people. */
+  message: string;
+  /** The file or directory concerned. */
+  path: string;
+}
+
+/** Options of `FileSessionStore.open`. */
+export interface FileSessionStoreOptions {
+  /**
+   * Flush every write (log, record, directory) to the disk before acknowledging it. Default true.
+   * Without it, a process crash still loses nothing (writes are atomic renames and appends), but a
+   * power cut or kernel crash may lose the last writes.
+   */
+  fsync?: boolean;
+  /**
+   * How long an operation waits for a session lock held by another process, in milliseconds, before
+   * failing with `StoreUnavailableError`. Default 10 000.
+   */
+  lockTimeoutMs?: number;
+  /**
+   * Age in milliseconds after which a session lock counts as abandoned even though its holder's pid
+   * is alive (a hung process, or a pid reused after a crash). Locks of dead processes on this machine are
+   * broken at once. Must exceed the longest write the disk can stall for. Default 30 000, at least 1 000.
+   */
+  staleLockMs?: number;
+  /** Receives every warning. Default: `console.warn`. */
+  onWarning?: (warning: FileStoreWarning) => void;
+}
+
+/** Options with defaults applied. */
+export interface ResolvedOptions {
+  fsync: boolean;
+  lockTimeoutMs: number;
+  staleLockMs: number;
+  onWarning: (warning: FileStoreWarning) => void;
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+const DEFAULT_STALE_LOCK_MS = 30_000;
+const MIN_STALE_LOCK_MS = 1_000;
+
+const KNOWN_OPTIONS = ['fsync', 'lockTimeoutMs', 'staleLockMs', 'onWarning'];
+const URL_OPTIONS = ['fsync', 'lockTimeoutMs', 'staleLockMs'];
+
+function printWarning(warning: FileStoreWarning): void {
+  console.warn(`[@mcp-session/file] ${warning.code}: ${warning.message} (${warning.path})`);
+}
+
+/**
+ * Checks options and applies defaults.
+ * @throws InvalidValueError naming the option and what it accepts.
+ */
+export function resolveOptions(options: FileSessionStoreOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidValueError('FileSessionStore options must be an object');
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(key)) {
+      throw new InvalidValueError(
+        `Unknown FileSessionStore option "${key}" (known: ${KNOWN_OPTIONS.join(', ')})`,
+      );
+    }
+  }
+  const { fsync = true, onWarning = printWarning } = options;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const staleLockMs = options.staleLockMs ?? DEFAULT_STALE_LOCK_MS;
+  if (typeof fsync !== 'boolean') {
+    throw new InvalidValueError(`fsync must be true or false, got ${describe(fsync)}`);
+  }
+  if (!isPositiveInteger(lockTimeoutMs)) {
+    throw new InvalidValueError(
+      `lockTimeoutMs must be a positive integer (milliseconds), got ${describe(lockTimeoutMs)}`,
+    );
+  }
+  if (!isPositiveInteger(staleLockMs) || staleLockMs < MIN_STALE_LOCK_MS) {
+    throw new InvalidValueError(
+      `staleLockMs must be an integer of at least ${MIN_STALE_LOCK_MS} (milliseconds), got ${describe(staleLockMs)}`,
+    );
+  }
+  if (typeof onWarning !== 'function') {
+    throw new InvalidValueError(`onWarning must be a function, got ${describe(onWarning)}`);
+  }
+  return { fsync, lockTimeoutMs, staleLockMs, onWarning };
+}
+
+/**
+ * Splits a `file:` URL into the directory and options: `file:./data/sessions`,
+ * `file:///var/lib/sessions?fsync=false&lockTimeoutMs=5000`. Relative paths stay relative to the
+ * working directory.
+ * @throws InvalidStoreUrlError for another scheme, a host, a missing path or an unknown or bad option.
+ */
+export function parseFileStoreUrl(url: string): {
+  directory: string;
+  options: FileSessionStoreOptions;
+} {
+  const { scheme, path, params } = parsePathUrl(url);
+  if (scheme !== 'file') {
+    throw new InvalidStoreUrlError(
+      `The file store opens "file:" URLs, e.g. "file:./data/sessions"; got "${scheme}:"`,
+    );
+  }
+  const options: FileSessionStoreOptions = {};
+  for (const key of new Set(params.keys())) {
+    if (!URL_OPTIONS.includes(key)) {
+      throw new InvalidStoreUrlError(
+        `Unknown file store URL option "${key}" (known: ${URL_OPTIONS.join(', ')})`,
+      );
+    }
+    const values = params.getAll(key);
+    if (values.length > 1) {
+      throw new InvalidStoreUrlError(`File store URL option "${key}" is given more than once`);
+    }
+    const value = values[0] as string;
+    if (key === 'fsync') {
+      if (value !== 'true' && value !== 'false') {
+        throw new InvalidStoreUrlError(
+          `File store URL option fsync must be true or false, got "${value}"`,
+        );
+      }
+      options.fsync = value === 'true';
+    } else {
+      if (!/^[1-9][0-9]{0,9}$/.test(value)) {
+        throw new InvalidStoreUrlError(
+          `File store URL option ${key} must be a positive integer (milliseconds), got "${value}"`,
+        );
+      }
+      options[key as 'lockTimeoutMs' | 'staleLockMs'] = Number(value);
+    }
+  }
+  return { directory: path, options };
+}
+
+function isPositiveInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  return String(value);
+}
