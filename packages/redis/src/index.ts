@@ -1,0 +1,6 @@
+export {
+  type RedisClient,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  storeFromUrl,
+} from './redis-store.js';

@@ -1,0 +1,55 @@
+import { InvalidValueError } from '@mcp-session/core';
+
+/** Key prefix used when none is given. */
+export const DEFAULT_PREFIX = 'mcp-session';
+
+const MAX_PREFIX_LENGTH = 128;
+
+/**
+ * Checks a key prefix: 1 to 128 visible ASCII characters without `{` or `}`. Braces are refused because
+ * Redis Cluster hashes only the text between the first `{` and the next `}`: a brace in the prefix would
+ * pull every key into one slot and defeat the per-session hash tags.
+ */
+export function assertValidPrefix(prefix: unknown, source = 'prefix'): asserts prefix is string {
+  if (
+    typeof prefix !== 'string' ||
+    prefix.length === 0 ||
+    prefix.length > MAX_PREFIX_LENGTH ||
+    !/^[\x21-\x7a\x7c\x7e]+$/.test(prefix)
+  ) {
+    throw new InvalidValueError(
+      `${source} must be 1 to ${MAX_PREFIX_LENGTH} visible ASCII characters without "{" or "}", got ${JSON.stringify(prefix)}`,
+    );
+  }
+}
+
+/** Names of the index keys, in the order the Lua scripts take them. */
+const INDEX_NAMES = ['all', 'own', 'exp', 'born', 'meta', 'sum'] as const;
+
+/**
+ * Where a store keeps what. Every key of one session carries the hash tag `{base64url(id)}`, so all of
+ * them live in one Cluster slot and one script can touch them all; encoding the id keeps braces and
+ * glob characters of arbitrary ids out of key names, and base64url is injective, so distinct ids never
+ * share keys. The index keys share the tag `{<prefix>}`, so every index script touches one slot too.
+ */
+export class KeyLayout {
+  /** The six index keys: all, own, exp, born, meta, sum. */
+  readonly index: readonly string[];
+
+  constructor(readonly prefix: string) {
+    assertValidPrefix(prefix);
+    this.index = INDEX_NAMES.map((name) => `${prefix}:i:{${prefix}}:${name}`);
+  }
+
+  /** The record hash and the logs hash of one session. */
+  session(id: string): [record: string, logs: string] {
+    const record = `${this.prefix}:s:{${Buffer.from(id, 'utf8').toString('base64url')}}`;
+    return [record, `${record}:logs`];
+  }
+
+  /** SCAN patterns that match every key of this prefix and nothing of any other prefix. */
+  scanPatterns(): string[] {
+    const escaped = this.prefix.replace(/[*?[\]\\]/g, '\\$&');
+    return [`${escaped}:s:{*`, `${escaped}:i:{${escaped}}:*`];
+  }
+}

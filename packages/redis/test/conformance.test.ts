@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { runStoreConformance } from '@mcp-session/test-suite';
+import { Redis } from 'ioredis';
+import { afterAll, expect } from 'vitest';
+import { RedisSessionStore } from '../src/index.js';
+import { keysOf, prefixOf, REDIS_URL, removePrefix, storeUrl } from './helpers.js';
+
+const admin = new Redis(REDIS_URL);
+afterAll(() => admin.quit());
+
+runStoreConformance({
+  name: 'redis',
+  location: () => storeUrl(),
+  open: (location) => new RedisSessionStore({ url: location }),
+  destroy: async (location) => {
+    await removePrefix(admin, prefixOf(location));
+    expect(await keysOf(admin, prefixOf(location))).toEqual([]);
+  },
+  childModule: fileURLToPath(new URL('./child-store.ts', import.meta.url)),
+});
