@@ -30,6 +30,7 @@ import {
   type StoreStats,
   StoreUnavailableError,
   type SweepOptions,
+  type Touch,
   toStoreError,
   type UpdateOptions,
 } from '@mcp-session/core';
@@ -150,14 +151,18 @@ export class PostgresSessionStore implements SessionStore {
   async create(record: SessionRecord, options: CreateOptions): Promise<void> {
     this.#open();
     checkStoreArgs(record.id);
-    for (const field of ['createdAt', 'lastActivityAt', 'version', 'messageCount'] as const) {
-      checkInteger(record[field], field);
-    }
-    if (record.expiresAt !== null) checkInteger(record.expiresAt, 'expiresAt');
+    checkIntegers({
+      now: options.now,
+      createdAt: record.createdAt,
+      lastActivityAt: record.lastActivityAt,
+      expiresAt: record.expiresAt,
+      version: record.version,
+      messageCount: record.messageCount,
+    });
     const logs: Record<string, LogEntry[]> = {};
     for (const [log, entries] of checkImportedLogs(options.logs)) {
       logs[log] = entries.map(({ seq, at, data }, i) => {
-        checkInteger(at, `logs.${log}[${i}].at`);
+        checkIntegers({ [`logs.${log}[${i}].at`]: at });
         return { seq, at, data };
       });
     }
@@ -190,6 +195,7 @@ export class PostgresSessionStore implements SessionStore {
   ): Promise<SessionRecord | null> {
     this.#open();
     checkStoreArgs(id);
+    checkIntegers({ now: options.now });
     const p = new Params();
     const result = await this.#query<RecordRow>(
       'get',
@@ -205,6 +211,13 @@ export class PostgresSessionStore implements SessionStore {
     this.#open();
     checkStoreArgs(id);
     checkOptionalPositive(options.maxContextBytes, 'maxContextBytes');
+    checkIntegers({
+      now: options.now,
+      expectedVersion: options.expectedVersion,
+      lastActivityAt: change.lastActivityAt,
+      expiresAt: change.expiresAt,
+      ...touchTimes(change.touch),
+    });
     const p = new Params();
     const idParam = p.add(id, 'text');
     const guards = guardPredicate('cur', options, p);
@@ -262,6 +275,11 @@ export class PostgresSessionStore implements SessionStore {
     this.#open();
     checkStoreArgs(id, log);
     checkOptionalPositive(options.cap, 'cap');
+    checkIntegers({
+      now: options.now,
+      expectedVersion: options.expectedVersion,
+      ...touchTimes(options.touch),
+    });
     if (!Array.isArray(entries) || entries.length === 0) {
       throw new InvalidValueError('append needs at least one entry');
     }
@@ -322,6 +340,12 @@ export class PostgresSessionStore implements SessionStore {
     this.#open();
     checkStoreArgs(id, log);
     checkOptionalPositive(options.limit, 'limit');
+    checkIntegers({
+      now: options.now,
+      expectedVersion: options.expectedVersion,
+      afterSeq: options.afterSeq,
+      beforeSeq: options.beforeSeq,
+    });
     const p = new Params();
     const idParam = p.add(id, 'text');
     const guards = guardPredicate('s', options, p);
@@ -379,6 +403,7 @@ export class PostgresSessionStore implements SessionStore {
   async list(options: ListOptions): Promise<ListPage> {
     this.#open();
     checkOptionalPositive(options.limit, 'limit');
+    checkIntegers({ now: options.now });
     const after = decodeListCursor(options.cursor);
     const p = new Params();
     const conditions = [`(expires_at IS NULL OR expires_at > ${p.add(options.now, 'bigint')})`];
@@ -404,6 +429,7 @@ export class PostgresSessionStore implements SessionStore {
   async sweep(now: number, options: SweepOptions = {}): Promise<number> {
     this.#open();
     checkOptionalPositive(options.limit, 'limit');
+    checkIntegers({ now });
     // SKIP LOCKED: concurrent sweepers take different rows, and rows being written are left for later.
     const result = await this.#query(
       'sweep',
@@ -423,6 +449,7 @@ export class PostgresSessionStore implements SessionStore {
 
   async stats(now: number): Promise<StoreStats> {
     this.#open();
+    checkIntegers({ now });
     const result = await this.#query<Record<string, string | null>>(
       'stats',
       `SELECT count(*) FILTER (WHERE live) AS total,
@@ -601,11 +628,26 @@ function prefixed(alias: string, columns: string): string {
     .join(', ');
 }
 
-/** Times and counters are stored as bigint: only integers fit. */
-function checkInteger(value: unknown, name: string): void {
-  if (!Number.isSafeInteger(value)) {
-    throw new InvalidValueError(
-      `${name} must be an integer (epoch milliseconds or a count), got ${String(value)}`,
-    );
+/**
+ * Times, seqs and counters are bigint columns: a fraction would come back from Postgres as a confusing
+ * driver error, so it is refused as a bad argument first. Undefined and null mean "not given".
+ */
+function checkIntegers(values: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined && value !== null && !Number.isSafeInteger(value)) {
+      throw new InvalidValueError(
+        `${name} must be an integer (epoch milliseconds, a seq or a count), got ${String(value)}`,
+      );
+    }
   }
+}
+
+function touchTimes(touch: Touch | undefined): Record<string, unknown> {
+  return touch === undefined
+    ? {}
+    : {
+        'touch.at': touch.at,
+        'touch.idleTimeoutMs': touch.idleTimeoutMs,
+        'touch.maxLifetimeMs': touch.maxLifetimeMs,
+      };
 }

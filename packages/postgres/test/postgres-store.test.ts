@@ -257,3 +257,33 @@ describe('context', () => {
     expect(await measuredBytes(store, record.id, tricky)).toBe(jsonBytes(tricky));
   });
 });
+
+describe('bad arguments', () => {
+  it('fractional times, seqs and versions are refused with INVALID_VALUE, not a driver error, and nothing is written', async () => {
+    const store = await openStore();
+    const now = Date.now();
+    const record = makeRecord(now);
+    await store.create(record, { now });
+    const touch = { at: now + 0.5, idleTimeoutMs: 1_000, maxLifetimeMs: null };
+    const attempts: [string, () => Promise<unknown>][] = [
+      ['get now', () => store.get(record.id, { now: now + 0.5 })],
+      ['create createdAt', () => store.create(makeRecord(now, { createdAt: now + 0.5 }), { now })],
+      ['update expiresAt', () => store.update(record.id, { expiresAt: now + 0.5 }, { now })],
+      ['update touch', () => store.update(record.id, { touch }, { now })],
+      ['update expectedVersion', () => store.update(record.id, {}, { now, expectedVersion: 1.5 })],
+      ['append touch', () => store.append(record.id, 'history', [1], { now, touch })],
+      ['read afterSeq', () => store.read(record.id, 'history', { now, afterSeq: 1.5 })],
+      ['list now', () => store.list({ now: Number.NaN, limit: 1 })],
+      ['sweep now', () => store.sweep(now + 0.5)],
+      ['stats now', () => store.stats(Number.POSITIVE_INFINITY)],
+    ];
+    for (const [what, attempt] of attempts) {
+      await expect(attempt(), what).rejects.toMatchObject({
+        code: 'INVALID_VALUE',
+        message: expect.stringMatching(/must be an integer/),
+      });
+    }
+    expect(await store.get(record.id, { now })).toEqual(record);
+    expect(await store.read(record.id, 'history', { now })).toEqual([]);
+  });
+});
