@@ -143,7 +143,7 @@ export async function redisStore(): Promise<TestStore> {
       await redis.connect();
       let cursor = '0';
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 500);
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
         cursor = next;
         if (keys.length > 0) await redis.del(...keys);
       } while (cursor !== '0');

@@ -68,8 +68,11 @@ const DEFAULT_RENEW_TIMEOUT_MS = 30_000;
  * handshake; a `renewed` event carries the new ones.
  */
 export class RecoveringClientTransport implements Transport {
+  /** Called when the transport closes (not when a renewal swaps out the dead session's transport). */
   onclose?: () => void;
+  /** Called with the SDK transport's errors, the 404 that triggered a renewal included. */
   onerror?: (error: Error) => void;
+  /** Called with every message from the server, except the replies to renewal handshakes. */
   onmessage?: <T extends JSONRPCMessage>(message: T) => void;
 
   readonly #url: URL;
@@ -102,6 +105,7 @@ export class RecoveringClientTransport implements Transport {
     return this.#inner.protocolVersion;
   }
 
+  /** Sets the protocol version header to send (the `Client` calls it after initialize). */
   setProtocolVersion(version: string): void {
     this.#protocolVersion = version;
     this.#inner.setProtocolVersion(version);
@@ -114,15 +118,21 @@ export class RecoveringClientTransport implements Transport {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Starts the transport (the `Client` calls it in `connect()`). */
   async start(): Promise<void> {
     this.#started = true;
     await this.#inner.start();
   }
 
+  /** Closes the transport and its streams; the session stays open on the server (see `terminateSession`). */
   async close(): Promise<void> {
     await this.#inner.close();
   }
 
+  /**
+   * Sends a message. A request or notification that gets 404 on a session id is sent once more on a
+   * renewed session; a reply to a request of the dead session is dropped with it.
+   */
   async send(
     message: JSONRPCMessage,
     options?: { resumptionToken?: string; onresumptiontoken?: (token: string) => void },

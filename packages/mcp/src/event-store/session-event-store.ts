@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { JsonValue, SessionManager } from '@mcp-session/core';
+import { assertPositiveInteger, type JsonValue, type SessionManager } from '@mcp-session/core';
 import type {
   EventId,
   EventStore,
@@ -65,9 +65,7 @@ export class SessionEventStore implements EventStore {
     options: SessionEventStoreOptions = {},
   ) {
     const cap = options.maxEventsPerStream ?? DEFAULT_MAX_EVENTS_PER_STREAM;
-    if (!Number.isSafeInteger(cap) || cap < 1) {
-      throw new RangeError(`maxEventsPerStream must be a positive integer, got ${String(cap)}`);
-    }
+    assertPositiveInteger(cap, 'maxEventsPerStream');
     manager.storageId(sessionId); // validates the id before anything is written under it
     this.#manager = manager;
     this.#sessionId = sessionId;
