@@ -884,6 +884,7 @@ async function prepareDirectory(layout: Layout, durable: boolean): Promise<void>
   const root = layout.root;
   const info = await stat(root).catch((error: unknown) => {
     if (hasCode(error, 'ENOENT')) return null;
+    if (hasCode(error, 'ENOTDIR')) throw pathHasFile(root);
     throw error;
   });
   if (info && !info.isDirectory()) {
@@ -893,11 +894,7 @@ async function prepareDirectory(layout: Layout, durable: boolean): Promise<void>
   }
   if (!info) {
     await mkdir(root, { recursive: true }).catch((error: unknown) => {
-      if (hasCode(error, 'ENOTDIR', 'EEXIST')) {
-        throw new InvalidValueError(
-          `Cannot create the store directory ${root}: part of that path is a file`,
-        );
-      }
+      if (hasCode(error, 'ENOTDIR', 'EEXIST')) throw pathHasFile(root);
       throw new StoreUnavailableError(
         `Cannot create the store directory ${root} (${(error as Error).message}); check the path and permissions`,
         { cause: error },
@@ -952,6 +949,12 @@ async function prepareDirectory(layout: Layout, durable: boolean): Promise<void>
   await removeOrphanTempFiles(layout.tmp);
 }
 
+function pathHasFile(root: string): InvalidValueError {
+  return new InvalidValueError(
+    `Cannot create the store directory ${root}: part of that path is a file`,
+  );
+}
+
 function isOwnMarker(text: string): boolean {
   try {
     const parsed = JSON.parse(text) as { format?: unknown; version?: unknown };
@@ -983,7 +986,7 @@ function ignoreMissing(error: unknown): void {
 }
 
 /** `file:./data/sessions`, `file:///var/lib/sessions?fsync=false&lockTimeoutMs=5000`. */
-export function storeFromUrl(url: string): Promise<FileSessionStore> {
+export async function storeFromUrl(url: string): Promise<FileSessionStore> {
   const { directory, options } = parseFileStoreUrl(url);
   return FileSessionStore.open(directory, options);
 }
