@@ -110,7 +110,7 @@ END
 $fn$;
 
 CREATE FUNCTION ${s}.mcp_session_append(
-  p_id text, p_log text, p_now bigint, p_entries jsonb, p_count integer, p_cap integer,
+  p_id text, p_log text, p_now bigint, p_entries jsonb, p_count bigint, p_cap bigint,
   p_count_messages boolean, p_touch boolean, p_touch_at bigint, p_idle_ms bigint,
   p_lifetime_ms bigint, p_check_owner boolean, p_owner text, p_expected_version bigint,
   p_expected_states text[],

@@ -292,8 +292,8 @@ export class PostgresSessionStore implements SessionStore {
     const touch = options.touch;
     const result = await this.#query<AppendRow>(
       'append',
-      `SELECT * FROM ${this.#appendFunction}($1::text, $2::text, $3::bigint, $4::jsonb, $5::integer,
-         $6::integer, $7::boolean, $8::boolean, $9::bigint, $10::bigint, $11::bigint, $12::boolean,
+      `SELECT * FROM ${this.#appendFunction}($1::text, $2::text, $3::bigint, $4::jsonb, $5::bigint,
+         $6::bigint, $7::boolean, $8::boolean, $9::bigint, $10::bigint, $11::bigint, $12::boolean,
          $13::text, $14::bigint, $15::text[])`,
       [
         id,
@@ -356,7 +356,7 @@ export class PostgresSessionStore implements SessionStore {
       bounds.push(`x.seq < ${p.add(options.beforeSeq, 'bigint')}`);
     }
     const order = options.order === 'desc' ? 'DESC' : 'ASC';
-    const limit = options.limit === undefined ? '' : `LIMIT ${p.add(options.limit, 'integer')}`;
+    const limit = options.limit === undefined ? '' : `LIMIT ${p.add(options.limit, 'bigint')}`;
     // The entries scan gets the log id as a value from the first row, so it walks the (log_id, seq)
     // index from the requested end and stops after `limit` entries, however long the log is.
     const result = await this.#query<
@@ -414,7 +414,7 @@ export class PostgresSessionStore implements SessionStore {
       'list',
       `SELECT ${RECORD_COLUMNS} FROM ${this.#sessions}
        WHERE ${conditions.join(' AND ')}
-       ORDER BY id COLLATE "C" LIMIT ${p.add(options.limit + 1, 'integer')}`,
+       ORDER BY id COLLATE "C" LIMIT ${p.add(options.limit + 1, 'bigint')}`,
       p.values,
     );
     const page = result.rows.slice(0, options.limit).map(toRecord);
@@ -437,7 +437,7 @@ export class PostgresSessionStore implements SessionStore {
          SELECT id FROM ${this.#sessions}
          WHERE expires_at <= $1::bigint
          ORDER BY expires_at
-         LIMIT $2::integer
+         LIMIT $2::bigint
          FOR UPDATE SKIP LOCKED
        )
        DELETE FROM ${this.#sessions} AS s USING doomed

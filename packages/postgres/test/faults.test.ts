@@ -70,8 +70,11 @@ describe('faults', () => {
     await locker.query(`SELECT 1 FROM "${store.schema}".mcp_sessions WHERE id = $1 FOR UPDATE`, [
       record.id,
     ]);
-    const blocked = Array.from({ length: 4 }, (_, i) =>
-      store.append(record.id, 'history', [{ blocked: i }], { now, countMessages: true }),
+    // Settled from the start: they reject while the test is still awaiting the terminate query.
+    const blocked = Promise.allSettled(
+      Array.from({ length: 4 }, (_, i) =>
+        store.append(record.id, 'history', [{ blocked: i }], { now, countMessages: true }),
+      ),
     );
     await vi.waitFor(
       async () =>
@@ -84,7 +87,7 @@ describe('faults', () => {
       { timeout: 10_000 },
     );
     expect(await terminate(name)).toBe(4);
-    const outcomes = await Promise.allSettled(blocked);
+    const outcomes = await blocked;
     expect(outcomes.map((o) => (o.status === 'rejected' ? codeOf(o.reason) : 'resolved'))).toEqual(
       Array(4).fill('STORE_UNAVAILABLE'),
     );

@@ -287,3 +287,20 @@ describe('bad arguments', () => {
     expect(await store.read(record.id, 'history', { now })).toEqual([]);
   });
 });
+
+describe('large arguments', () => {
+  it('limits and caps beyond 32 bits work as "no practical bound"', async () => {
+    const store = await openStore();
+    const now = Date.now();
+    const record = makeRecord(now);
+    await store.create(record, { now });
+    const huge = Number.MAX_SAFE_INTEGER;
+    expect(await store.append(record.id, 'history', [1, 2], { now, cap: huge })).toMatchObject({
+      firstSeq: 1,
+      lastSeq: 2,
+    });
+    expect(await store.read(record.id, 'history', { now, limit: huge })).toHaveLength(2);
+    expect((await store.list({ now, limit: huge - 1 })).records).toHaveLength(1);
+    expect(await store.sweep(now, { limit: huge })).toBe(0);
+  });
+});
