@@ -84,6 +84,9 @@ const SHARD = /^[0-9a-f]{2}$/;
  */
 const COMPACT_MIN_DEAD_LINES = 64;
 
+/** Markers a lock waiter (`.want`) or breaker (`.break-<token>`) leaves behind only if it dies. */
+const LOCK_LEFTOVER = /^[0-9a-f]{64}\.lock\.(want|break-[0-9a-f]+)$/;
+
 /** Lock-free reads retry this often when a compaction replaces the file under them. */
 const READ_ATTEMPTS = 3;
 
@@ -114,8 +117,11 @@ export class FileSessionStore implements SessionStore {
   readonly #locks: FileLocks;
   readonly #mutex = new KeyedMutex();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Storage id of each digest seen; a digest always names the same id, so this never goes stale. */
-  readonly #idOfDigest = new Map<string, string>();
+  /**
+   * Storage id of each record the last full listing saw, so the next one reads only new records. A
+   * digest always names the same id, so entries never go stale; each listing drops the vanished ones.
+   */
+  #idOfDigest = new Map<string, string>();
   /** Shard where the next `sweep` call starts, so repeated calls walk the store once between them. */
   #sweepCursor = '00';
   #closed = false;
@@ -219,7 +225,6 @@ export class FileSessionStore implements SessionStore {
           await this.#removeOwnerEntry(previousOwner, hash);
         }
       });
-      this.#idOfDigest.set(hash, record.id);
     });
   }
 
@@ -532,15 +537,9 @@ export class FileSessionStore implements SessionStore {
     const range = meta && pageRange(meta, options);
     if (!meta || !range) return [];
     const path = this.#logFile(hash, record, log, meta);
-    const { entries, hasTail } = await this.#checked(hash, async () => {
-      try {
-        return await readLogFile(path, meta, range.fromSeq, range.count);
-      } catch (error) {
-        // Under the lock the record and its files agree, so a missing file is lost data.
-        if (hasCode(error, 'ENOENT')) throw new CorruptFileError(path, 'is missing');
-        throw error;
-      }
-    });
+    const { entries, hasTail } = await this.#checked(hash, () =>
+      readLogFile(path, meta, range.fromSeq, range.count),
+    );
     if (hasTail) this.#warnRepaired(path, await cutUncommittedTail(path, meta.bytes));
     return options.order === 'desc' ? entries.reverse() : entries;
   }
@@ -607,9 +606,7 @@ export class FileSessionStore implements SessionStore {
       if (hasCode(error, 'ENOENT')) return null;
       throw error;
     }
-    const file = parseRecordFile(text, path, hash);
-    this.#idOfDigest.set(hash, file.session.id);
-    return file;
+    return parseRecordFile(text, path, hash);
   }
 
   /** Reads a record under its lock; a corrupt one is quarantined and reads as absent. */
@@ -642,13 +639,22 @@ export class FileSessionStore implements SessionStore {
     );
   }
 
-  /** Runs log I/O under the session lock; a corrupt log quarantines the session, which then is absent. */
+  /**
+   * Runs log I/O under the session lock, where the record and its files agree: a corrupt log, or a
+   * missing one the record names, quarantines the session, which then reads as absent.
+   */
   async #checked<T>(hash: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (!(error instanceof CorruptFileError)) throw error;
-      await this.#quarantine(hash, error);
+      const corrupt =
+        error instanceof CorruptFileError
+          ? error
+          : hasCode(error, 'ENOENT')
+            ? new CorruptFileError(String((error as { path?: unknown }).path), 'is missing')
+            : null;
+      if (corrupt === null) throw error;
+      await this.#quarantine(hash, corrupt);
       throw new SessionNotFoundError();
     }
   }
@@ -727,20 +733,17 @@ export class FileSessionStore implements SessionStore {
 
   /** Every record's digest and id. Ids are cached per digest, so only new records are read. */
   async #allCandidates(): Promise<{ hash: string; id: string }[]> {
-    const candidates: { hash: string; id: string }[] = [];
+    const seen = new Map<string, string>();
     for (const shard of await this.#shards()) {
       for (const name of await this.#shardEntries(shard)) {
         const hash = RECORD_FILE.exec(name)?.[1];
         if (hash === undefined) continue;
         const id = this.#idOfDigest.get(hash) ?? (await this.#readRecordChecked(hash))?.session.id;
-        if (id !== undefined) candidates.push({ hash, id });
+        if (id !== undefined) seen.set(hash, id);
       }
     }
-    const present = new Set(candidates.map((candidate) => candidate.hash));
-    for (const hash of this.#idOfDigest.keys()) {
-      if (!present.has(hash)) this.#idOfDigest.delete(hash);
-    }
-    return candidates;
+    this.#idOfDigest = seen;
+    return [...seen].map(([hash, id]) => ({ hash, id }));
   }
 
   async #forEachRecord(visit: (file: RecordFile) => Promise<void> | void): Promise<void> {
@@ -755,8 +758,9 @@ export class FileSessionStore implements SessionStore {
   }
 
   /**
-   * Deletes up to `budget` expired sessions of one shard, and log directories whose record is gone
-   * (an interrupted delete). Returns how many sessions it deleted.
+   * Deletes up to `budget` expired sessions of one shard, log directories whose record is gone (an
+   * interrupted delete), and lock-waiting markers of processes that died. Returns how many sessions it
+   * deleted.
    */
   async #sweepShard(shard: string, now: number, budget: number): Promise<number> {
     const names = await this.#shardEntries(shard);
@@ -774,6 +778,12 @@ export class FileSessionStore implements SessionStore {
           return this.#deleteLocked(hash, current);
         });
         if (removed) deleted++;
+      } else if (LOCK_LEFTOVER.test(name)) {
+        const path = join(this.#layout.sessions, shard, name);
+        const info = await stat(path).catch(() => null);
+        if (info && Date.now() - info.mtimeMs > this.#options.staleLockMs) {
+          await unlink(path).catch(ignoreMissing);
+        }
       } else if (DIGEST.test(name) && !recordNames.has(`${name}.json`)) {
         await this.#locked(name, async () => {
           if ((await this.#readRecordLocked(name)) === null) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { StoreClosedError, StoreUnavailableError } from '@mcp-session/core';
@@ -14,6 +14,13 @@ interface LockHolder {
   token: string;
   /** Wall-clock time of the acquisition, epoch milliseconds. */
   acquiredAt: number;
+}
+
+/** Outcome of one try: the lock (`release`), or who holds it and whether to try again at once. */
+interface Attempt {
+  release?: () => Promise<void>;
+  seen?: SeenLock;
+  retryNow?: boolean;
 }
 
 /** A lock file as read: its raw text (parsed when well-formed) and a token that identifies it. */
@@ -37,7 +44,10 @@ export interface FileLockOptions {
   warn(code: 'STALE_LOCK_BROKEN' | 'LOCK_LOST', message: string, path: string): void;
 }
 
-const MAX_BACKOFF_MS = 20;
+const MAX_BACKOFF_MS = 8;
+
+/** A `.want` file not refreshed for this long belongs to a waiter that gave up or died. */
+const WANT_FRESH_MS = 250;
 
 /**
  * Lock files shared by every process on this machine. A lock is taken by hard-linking a temp file that
@@ -60,29 +70,51 @@ export class FileLocks {
 
   /**
    * Takes the lock at `path`, waiting with capped exponential backoff.
+   *
+   * A process that finishes one operation takes the lock again for its next one within microseconds,
+   * so a waiter in another process that polls would rarely get a turn. A waiter that found the lock
+   * taken therefore writes `<lock>.want` (its token), and every other taker yields while a fresh foreign
+   * `.want` exists. Only a taker that was refused writes it, so two waiters never yield to each other.
    * @returns a function that releases it.
    * @throws StoreUnavailableError when it is still held by a live process after `timeoutMs`.
    */
   async acquire(path: string): Promise<() => Promise<void>> {
     const deadline = Date.now() + this.#options.timeoutMs;
+    const want = `${path}.want`;
+    const myTurn = randomBytes(8).toString('hex');
+    let wanted = false;
     let backoff = 1;
-    for (;;) {
-      const attempt = await this.#attempt(path);
-      if (attempt.release) return attempt.release;
-      if (this.#options.isClosed()) throw new StoreClosedError();
-      if (Date.now() >= deadline) {
-        const holder = attempt.seen?.holder;
-        throw new StoreUnavailableError(
-          `Could not lock the session within ${this.#options.timeoutMs} ms: ${path} is held by ${
-            holder
-              ? `pid ${holder.pid} on ${holder.hostname} since ${new Date(holder.acquiredAt).toISOString()}`
-              : 'another process'
-          }. If that process is hung, stop it; a lock older than staleLockMs is broken automatically.`,
-        );
+    try {
+      for (;;) {
+        const yielding = await isOthersTurn(want, myTurn);
+        const attempt: Attempt = yielding ? {} : await this.#attempt(path);
+        if (attempt.release) return attempt.release;
+        if (this.#options.isClosed()) throw new StoreClosedError();
+        if (Date.now() >= deadline) {
+          const holder = attempt.seen?.holder;
+          throw new StoreUnavailableError(
+            `Could not lock the session within ${this.#options.timeoutMs} ms: ${path} is held by ${
+              holder
+                ? `pid ${holder.pid} on ${holder.hostname} since ${new Date(holder.acquiredAt).toISOString()}`
+                : 'another process'
+            }. If that process is hung, stop it; a lock older than staleLockMs is broken automatically.`,
+          );
+        }
+        if (attempt.seen && !attempt.retryNow) {
+          await writeFile(want, myTurn);
+          wanted = true;
+        }
+        if (wanted) {
+          // Holding the turn: the lock is ours within a millisecond of its release.
+          await sleep(1);
+        } else if (!attempt.retryNow) {
+          await sleep(backoff / 2 + Math.random() * backoff);
+          backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        }
       }
-      if (!attempt.retryNow) {
-        await sleep(backoff / 2 + Math.random() * backoff);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    } finally {
+      if (wanted && (await readFile(want, 'utf8').catch(() => null)) === myTurn) {
+        await unlink(want).catch(() => undefined);
       }
     }
   }
@@ -97,9 +129,7 @@ export class FileLocks {
     return null;
   }
 
-  async #attempt(
-    path: string,
-  ): Promise<{ release?: () => Promise<void>; seen?: SeenLock; retryNow?: boolean }> {
+  async #attempt(path: string): Promise<Attempt> {
     const holder = this.#newHolder();
     if (await this.#createWithContent(path, holder)) {
       return { release: () => this.#release(path, holder.token) };
@@ -192,6 +222,14 @@ export class FileLocks {
       path,
     );
   }
+}
+
+/** Whether another waiter has priority: its `.want` exists, is not ours, and was refreshed lately. */
+async function isOthersTurn(want: string, myTurn: string): Promise<boolean> {
+  const turn = await readFile(want, 'utf8').catch(() => null);
+  if (turn === null || turn === myTurn) return false;
+  const info = await stat(want).catch(() => null);
+  return info !== null && Date.now() - info.mtimeMs < WANT_FRESH_MS;
 }
 
 async function readLock(path: string): Promise<SeenLock | null> {

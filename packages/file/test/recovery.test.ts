@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { SessionRecord } from '@mcp-session/core';
@@ -148,6 +148,22 @@ describe('quarantine of corrupt files', () => {
     expect(warnings.map((w) => w.code)).toEqual(['QUARANTINED']);
   });
 
+  it('a log the record names but that is gone (deleted by hand) quarantines the session', async () => {
+    const reader = await sessionWithHistory(2);
+    await rm(await logFile(reader.id, 'history'));
+    await expect(store.read(reader.id, 'history', { now })).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
+    const writer = await sessionWithHistory(2);
+    await rm(join(paths(writer.id).shard, paths(writer.id).hash), { recursive: true });
+    await expect(store.append(writer.id, 'history', ['x'], { now })).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
+    expect(warnings.map((w) => w.code)).toEqual(['QUARANTINED', 'QUARANTINED']);
+    expect(await store.get(reader.id, { now })).toBeNull();
+    expect(await store.get(writer.id, { now })).toBeNull();
+  });
+
   it('a record copied under another session’s name is not served for that session', async () => {
     const a = await sessionWithHistory(1);
     const b = await sessionWithHistory(1);
@@ -236,5 +252,21 @@ describe('session locks', () => {
       paths(session.id).hash,
       `${paths(session.id).hash}.json`,
     ]);
+  });
+
+  it('a waiter’s turn marker that is not refreshed stops counting, and sweep clears dead markers', async () => {
+    const session = await sessionWithHistory(1);
+    const { lock, shard, hash } = paths(session.id);
+    // A waiter that died right after claiming its turn: others yield to it only briefly.
+    await writeFile(`${lock}.want`, 'someone-else');
+    expect((await store.append(session.id, 'history', ['x'], { now })).firstSeq).toBe(2);
+    const old = new Date(Date.now() - 60_000);
+    await writeFile(`${lock}.break-00ff`, '{}');
+    for (const marker of [`${lock}.want`, `${lock}.break-00ff`]) await utimes(marker, old, old);
+    await writeFile(join(shard, `${'f'.repeat(64)}.lock.want`), 'fresh waiter');
+    expect(await store.sweep(now)).toBe(0);
+    expect((await readdir(shard)).sort()).toEqual(
+      [hash, `${hash}.json`, `${'f'.repeat(64)}.lock.want`].sort(),
+    );
   });
 });
