@@ -125,6 +125,10 @@ export class RedisSessionStore implements SessionStore {
   readonly #keys: KeyLayout;
   readonly #graceMs: number;
   readonly #ownsClient: boolean;
+  /** With a client of our own: how long an operation waits for a connection, in milliseconds. */
+  readonly #connectWaitMs: number = 0;
+  /** Settles when the client is next ready (or has ended); shared by every operation waiting for it. */
+  #nextReady: Promise<void> | undefined;
   /** Standalone server: session scripts maintain the index themselves. */
   readonly #inline: boolean;
   #closed = false;
@@ -185,6 +189,7 @@ export class RedisSessionStore implements SessionStore {
       }
       client = connect(parsed, settings.cluster === true, commandTimeout, connectTimeout);
       this.#ownsClient = true;
+      this.#connectWaitMs = commandTimeout;
     } else {
       for (const key of URL_ONLY) {
         if (options[key] !== undefined) {
@@ -498,9 +503,52 @@ export class RedisSessionStore implements SessionStore {
   async #run<T>(what: string, body: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new StoreClosedError();
     try {
+      await this.#connected();
       return await body();
     } catch (error) {
       throw toStoreError(error, `Redis ${what}`);
+    }
+  }
+
+  /**
+   * Waits (up to the command timeout) until a client of our own is connected. Our clients have no offline
+   * queue: ioredis would send a queued command after reconnecting even when it had already failed it with
+   * a timeout, so an append the caller saw fail (and may have retried) could still be applied. Waiting
+   * here instead means an operation that gave up is never sent.
+   */
+  async #connected(): Promise<void> {
+    const client = this.client;
+    if (!this.#ownsClient || client.status === 'ready') return;
+    if (client.status === 'end') throw new StoreUnavailableError('The Redis connection has ended');
+    this.#nextReady ??= new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        this.#nextReady = undefined;
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => settle();
+      const onEnd = () => settle(new StoreUnavailableError('The Redis connection has ended'));
+      client.on('ready', onReady);
+      client.on('end', onEnd);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreUnavailableError(
+              `No connection to Redis within ${this.#connectWaitMs} ms; nothing was sent`,
+            ),
+          ),
+        this.#connectWaitMs,
+      );
+    });
+    try {
+      await Promise.race([this.#nextReady, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -574,7 +622,8 @@ function connect(
     connectTimeout,
     commandTimeout,
     // A command whose connection drops fails at once instead of being resent after reconnecting: it may
-    // already have run, and running an append twice would duplicate it.
+    // already have run, and running an append twice would duplicate it. Commands are only sent while
+    // connected (see #connected), never queued.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
   };
@@ -583,6 +632,7 @@ function connect(
     ? new Cluster([{ host: parsed.host, port: parsed.port }], {
         redisOptions: connection,
         clusterRetryStrategy: retry,
+        enableOfflineQueue: false,
       })
     : new Redis({
         ...connection,
@@ -590,6 +640,7 @@ function connect(
         port: parsed.port,
         db: parsed.db,
         retryStrategy: retry,
+        enableOfflineQueue: false,
       });
   // Connection errors reach callers as StoreUnavailableError on the operations they break; without a
   // listener ioredis would also print every failed reconnect attempt.
