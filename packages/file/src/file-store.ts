@@ -165,6 +165,12 @@ export class FileSessionStore implements SessionStore {
     return new FileSessionStore(root, resolved);
   }
 
+  /**
+   * Writes a new session (and the logs in `options.logs`) under its lock; the record's rename commits
+   * it. An expired record with the same id is replaced and its logs removed.
+   * @throws SessionExistsError when a live record has this id.
+   * @throws InvalidValueError for a malformed record or malformed `options.logs` (nothing is written).
+   */
   async create(record: SessionRecord, options: CreateOptions): Promise<void> {
     return this.#run('create', async () => {
       checkStoreArgs(record?.id);
@@ -228,6 +234,7 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
+  /** Reads the record file, without a lock; null when absent, expired (`expiresAt <= now`) or hidden by `owner`. */
   async get(
     id: string,
     options: { now: number; owner?: string | null },
@@ -246,6 +253,11 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
+  /**
+   * Applies `change` under the session lock and replaces the record atomically; `version` + 1.
+   * @throws SessionNotFoundError / VersionConflictError when a guard fails, PayloadTooLargeError when the
+   *   context would exceed `maxContextBytes` (UTF-8 JSON bytes); nothing is written then.
+   */
   async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
     return this.#run('update', async () => {
       checkStoreArgs(id);
@@ -268,6 +280,11 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
+  /**
+   * Appends JSON Lines to the log and commits them, with `version`, `messageCount`, the cap and `touch`,
+   * by replacing the record — under the session lock. Cost does not depend on the log's length: lines
+   * are added at the end, and a log is rewritten only once its trimmed lines outnumber the live ones.
+   */
   async append(
     id: string,
     log: string,
@@ -294,6 +311,10 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
+  /**
+   * Reads committed entries without a lock (a log over 256 KiB is binary-searched, not scanned). A torn
+   * or uncommitted tail it notices is cut off when the lock is free (`LOG_REPAIRED` warning).
+   */
   async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
     return this.#run('read', async () => {
       checkStoreArgs(id, log);
@@ -342,6 +363,7 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
+  /** Removes the record (the commit), then its logs and owner-index entry, under the session lock. */
   async delete(id: string): Promise<boolean> {
     return this.#run('delete', async () => {
       checkStoreArgs(id);
@@ -352,6 +374,11 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
+  /**
+   * Pages through live records in code-unit order of their ids. Lists the shard directories (or, with
+   * `owner`, that owner's index directory) and reads only the records of the page, ids being cached per
+   * digest after the first listing.
+   */
   async list(options: ListOptions): Promise<ListPage> {
     return this.#run('list', async () => {
       assertPositiveInteger(options.limit, 'limit');
@@ -390,6 +417,11 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
+  /**
+   * Walks the shard directories, continuing where the previous call stopped, deleting up to `limit`
+   * (default 1000) expired sessions under their locks. Returns less than `limit` only after a full pass.
+   * Also removes log directories and lock markers that crashed processes left behind.
+   */
   async sweep(now: number, options: SweepOptions = {}): Promise<number> {
     return this.#run('sweep', async () => {
       checkOptionalPositive(options.limit, 'limit');
@@ -412,6 +444,7 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
+  /** Reads every record file: a full walk of the directory, fine at the scale this store is for. */
   async stats(now: number): Promise<StoreStats> {
     return this.#run('stats', async () => {
       const stats = emptyStats();
