@@ -10,6 +10,39 @@ export {
   type SessionEventStoreOptions,
 } from './event-store/session-event-store.js';
 export {
+  type HandleToolCallbackV1,
+  type HandleToolConfigV1,
+  type MintHandleToolCallbackV1,
+  registerHandleToolV1,
+  registerMintHandleToolV1,
+  type ToolArgsV1,
+  type ToolExtraV1,
+} from './handles/sdk-v1.js';
+export {
+  defaultHandleOwner,
+  HANDLE_METADATA_KEY,
+  HANDLE_PREFIX,
+  type HandleAuthInfo,
+  type HandleCounters,
+  type HandleMetadata,
+  HandleNotFoundError,
+  HandleOwnerRequiredError,
+  type HandleOwnerResolver,
+  HandleState,
+  type MintedHandle,
+  StateHandles,
+  type StateHandlesOptions,
+} from './handles/state-handles.js';
+export {
+  callWithHandle,
+  callWithMintedHandle,
+  HANDLE_AUTH_REQUIRED_MESSAGE,
+  type HandleToolErrorResult,
+  handleToolError,
+  type MintToolResult,
+  mintToolResult,
+} from './handles/tool-runtime.js';
+export {
   createMcpSessionHandler,
   type HandleRequestOptions,
   type HandlerCounters,

@@ -1,0 +1,38 @@
+export {
+  type HandleToolCallbackV2,
+  type HandleToolConfigV2,
+  type MintHandleToolCallbackV2,
+  registerHandleTool,
+  registerMintHandleTool,
+  type ToolArgsV2,
+  type ToolResultV2,
+} from './sdk-v2.js';
+export {
+  HANDLE_ARGUMENT,
+  type StandardSchemaWithJson,
+  withHandleArgument,
+} from './standard-schema.js';
+export {
+  defaultHandleOwner,
+  HANDLE_METADATA_KEY,
+  HANDLE_PREFIX,
+  type HandleAuthInfo,
+  type HandleCounters,
+  type HandleMetadata,
+  HandleNotFoundError,
+  HandleOwnerRequiredError,
+  type HandleOwnerResolver,
+  HandleState,
+  type MintedHandle,
+  StateHandles,
+  type StateHandlesOptions,
+} from './state-handles.js';
+export {
+  callWithHandle,
+  callWithMintedHandle,
+  HANDLE_AUTH_REQUIRED_MESSAGE,
+  type HandleToolErrorResult,
+  handleToolError,
+  type MintToolResult,
+  mintToolResult,
+} from './tool-runtime.js';
