@@ -23,6 +23,7 @@ export default mergeConfig(
               // They use no SDK 1.x code: running them twice would prove nothing more.
               'test/handles.test.ts',
               'test/handle-tools-v2.test.ts',
+              'test/handles-entry.test.ts',
             ],
           },
           resolve: {
