@@ -40,7 +40,7 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
     passes: 'create then get returns every field exactly as written',
     fails: [
       'racing guarded transitions: exactly one wins',
-      'manager: of many racing transitions of one session exactly one wins',
+      'manager: racing transitions never both win from the same state',
       'append and read honour the state and version guards',
     ],
   },
