@@ -54,7 +54,9 @@ import { FileLocks, KeyedMutex } from './lock.js';
 import {
   appendToLogFile,
   cutUncommittedTail,
+  dataToJson,
   formatEntries,
+  formatLine,
   readLiveLines,
   readLogFile,
 } from './log-file.js';
@@ -183,9 +185,8 @@ export class FileSessionStore implements SessionStore {
         const first = entries[0];
         if (!first) continue;
         const text = entries
-          .map(
-            (entry) =>
-              `{"seq":${entry.seq},"at":${entry.at},"data":${JSON.stringify(entry.data)}}\n`,
+          .map((entry, i) =>
+            formatLine(entry.seq, entry.at, dataToJson(entry.data, `logs.${log}[${i}].data`)),
           )
           .join('');
         imported.push({ log, text });
@@ -301,11 +302,7 @@ export class FileSessionStore implements SessionStore {
         throw new InvalidValueError(`append needs now as epoch milliseconds, got ${options.now}`);
       }
       // Serialized now: the caller may change its objects while this waits for the lock.
-      const dataJson = entries.map((entry, i) => {
-        const json = JSON.stringify(entry);
-        if (json === undefined) throw new InvalidValueError(`entry ${i} is not JSON`);
-        return json;
-      });
+      const dataJson = entries.map((entry, i) => dataToJson(entry, `entry ${i}`));
       const hash = digest(id);
       return this.#locked(hash, () => this.#appendLocked(hash, log, dataJson, options));
     });
