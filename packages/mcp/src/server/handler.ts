@@ -17,6 +17,7 @@ import {
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { isInitializeRequest, isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { SessionEventStore } from '../event-store/session-event-store.js';
+import { isHandleMetadata } from '../handles/state-handles.js';
 import { SessionContext } from '../tools/session-context.js';
 import {
   jsonRpcErrorResponse,
@@ -435,8 +436,9 @@ export class McpSessionHandler {
     }
     const meta = readMcpMetadata(session.metadata);
     if (!meta) {
-      // Not created by this glue (or by an incompatible release): nothing to rebuild from. The 404 makes a
-      // recovering client re-initialize with this id as its preferred id, which brings the session back.
+      // Not created by this glue (a state handle, or a session of an incompatible release): nothing to
+      // rebuild from. For an old session, the 404 makes a recovering client re-initialize with this id as
+      // its preferred id, which brings the session back; a handle is never resumed (see #initialize).
       return this.#notFound();
     }
     const live = await this.#acquire(sessionId, owner, meta, request.url);
@@ -465,7 +467,7 @@ export class McpSessionHandler {
   ): Promise<Response> {
     const initialize = message.params as JsonObject;
     const fresh: McpSessionMetadata = { format: 1, generation: 1, initialize, logLevel: null };
-    const preferred = preferredSessionId(request.headers);
+    const preferred = await this.#resumablePreferredId(request.headers, owner);
     let session: Session;
     let resumed = false;
     if (preferred === null) {
@@ -517,6 +519,20 @@ export class McpSessionHandler {
     if (resumed) this.#counters.resumed++;
     else this.#counters.initialized++;
     return onResponseSettled(response, () => this.#release(live));
+  }
+
+  /**
+   * The preferred session id of a re-initialize, or null when there is none or it names a state handle: a
+   * handle shares the store but must never turn into an MCP session (resuming would overwrite its metadata).
+   */
+  async #resumablePreferredId(headers: Headers, owner: string | null): Promise<string | null> {
+    const preferred = preferredSessionId(headers);
+    if (preferred === null || !this.#isWellFormedId(preferred)) return preferred;
+    const record = await this.manager.store.get(this.manager.storageId(preferred), {
+      now: this.manager.clock.now(),
+      owner,
+    });
+    return record && isHandleMetadata(record.metadata) ? null : preferred;
   }
 
   /** Undoes an initialize the SDK refused: a new session is purged, a resumed one is left as it was. */
