@@ -7,6 +7,11 @@ export function hasCode(error: unknown, ...codes: string[]): boolean {
   return typeof code === 'string' && codes.includes(code);
 }
 
+/** A catch handler for removals: a file that is already gone is fine. */
+export function ignoreMissing(error: unknown): void {
+  if (!hasCode(error, 'ENOENT')) throw error;
+}
+
 /**
  * Flushes a directory so a rename or a new file in it survives a power cut. Windows cannot open a
  * directory for this and journals renames itself, so there it is a no-op.
