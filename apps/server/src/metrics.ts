@@ -1,5 +1,6 @@
 import { SESSION_STATES, type SessionManager } from '@mcp-session/core';
 import type { McpSessionHandler } from '@mcp-session/mcp';
+import type { StateHandles } from '@mcp-session/mcp/handles';
 
 /**
  * Prometheus text exposition (format 0.0.4). Store gauges come from the store's own aggregates and are
@@ -8,10 +9,12 @@ import type { McpSessionHandler } from '@mcp-session/mcp';
 export async function renderMetrics(
   manager: SessionManager,
   handler: McpSessionHandler,
+  handles: StateHandles,
   instance: string,
 ): Promise<string> {
   const { counters, store } = await manager.getMetrics();
   const { liveSessions, counters: glue } = handler.stats();
+  const handleCounters = handles.stats();
   const label = `instance="${escapeLabel(instance)}"`;
   const lines: string[] = [];
   const metric = (
@@ -26,7 +29,7 @@ export async function renderMetrics(
   metric(
     'mcp_sessions',
     'gauge',
-    'Sessions in the store that have not expired, by state.',
+    'Sessions in the store that have not expired (MCP sessions and state handles alike), by state.',
     SESSION_STATES.map((state) => [`state="${state}"`, store.byState[state]]),
   );
   metric('mcp_sessions_expired_unswept', 'gauge', 'Expired sessions not swept yet.', [
@@ -35,9 +38,12 @@ export async function renderMetrics(
   metric('mcp_store_messages', 'gauge', 'Messages ever added to the sessions in the store.', [
     ['', store.messages],
   ]);
-  metric('mcp_sessions_created_total', 'counter', 'Sessions created by this process.', [
-    [label, counters.sessionsCreated],
-  ]);
+  metric(
+    'mcp_sessions_created_total',
+    'counter',
+    'Sessions created by this process (state handles included).',
+    [[label, counters.sessionsCreated]],
+  );
   metric(
     'mcp_sessions_resumed_total',
     'counter',
@@ -70,6 +76,21 @@ export async function renderMetrics(
     'counter',
     'Requests answered 404 (unknown, expired, closed or foreign session).',
     [[label, glue.notFound]],
+  );
+  metric('mcp_state_handles_minted_total', 'counter', 'State handles minted by this process.', [
+    [label, handleCounters.minted],
+  ]);
+  metric(
+    'mcp_state_handles_not_found_total',
+    'counter',
+    'Handle uses refused as unknown, expired, closed, malformed or another user’s.',
+    [[label, handleCounters.notFound]],
+  );
+  metric(
+    'mcp_state_handles_unauthenticated_total',
+    'counter',
+    'Handle mints or uses refused because the caller was not authenticated.',
+    [[label, handleCounters.unauthenticated]],
   );
   metric('mcp_live_sessions', 'gauge', 'Sessions held in this process’s memory.', [
     [label, liveSessions],

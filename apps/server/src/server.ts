@@ -4,9 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { type Clock, createStore, parsePathUrl, SessionManager } from '@mcp-session/core';
 import { createMcpSessionHandler, type McpSessionHandler } from '@mcp-session/mcp';
+import { StateHandles } from '@mcp-session/mcp/handles';
+import { createMcpHandler } from '@modelcontextprotocol/server';
 import { authenticate, isAllowedOrigin } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { handleServer, MINT_TOOL } from './handle-tools.js';
 import { renderMetrics } from './metrics.js';
+import { dualEraListener } from './routing.js';
 import { registerBundledStores } from './stores.js';
 import { referenceServer } from './tools.js';
 
@@ -23,7 +27,10 @@ export interface ReferenceServer {
   /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp`. */
   url: string;
   manager: SessionManager;
+  /** The 2025-era session endpoint (SDK 1.x). */
   handler: McpSessionHandler;
+  /** The state handles of 2026-era clients, in the same manager. */
+  handles: StateHandles;
   /** Stops accepting requests, closes transports and the store. Sessions stay in the store. */
   close(): Promise<void>;
 }
@@ -54,12 +61,20 @@ export async function startReferenceServer(
       log.warn(`[mcp] ${sessionId ? `session ${sessionId.slice(0, 6)}…: ` : ''}${error.message}`);
     },
   });
+  // 2026-07-28 clients: no protocol session; state lives behind handles in the same store, bound to the
+  // same owner (`authInfo.clientId`) as the sessions, with the same idle timeout and lifetime.
+  const handles = new StateHandles(manager, { mintTool: MINT_TOOL });
+  const modern = createMcpHandler(handleServer(handles, config.instanceName), {
+    legacy: 'reject',
+    onerror: (error) => log.warn(`[mcp 2026] ${error.message}`),
+  });
+  const mcp = dualEraListener(handler, modern);
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz' && req.method === 'GET') return healthz(res);
     if (path === '/metrics' && req.method === 'GET') {
-      const body = await renderMetrics(manager, handler, config.instanceName);
+      const body = await renderMetrics(manager, handler, handles, config.instanceName);
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
       return;
     }
@@ -72,7 +87,7 @@ export async function startReferenceServer(
         return;
       }
       if (!authenticate(req, res, config.tokens)) return;
-      return handler.nodeListener(req, res);
+      return mcp(req, res);
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
   };
@@ -122,9 +137,11 @@ export async function startReferenceServer(
     url: `http://${host}:${port}${handler.path}`,
     manager,
     handler,
+    handles,
     close: () => {
       closing ??= (async () => {
         server.close();
+        await modern.close();
         await handler.close();
         server.closeAllConnections();
         await manager.close();

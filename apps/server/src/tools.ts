@@ -1,16 +1,49 @@
 import type { JsonValue } from '@mcp-session/core';
-import type { ServerFactory } from '@mcp-session/mcp';
+import type { ServerFactory, SessionContext } from '@mcp-session/mcp';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import * as z from 'zod';
 
-const json = (value: unknown) => ({
+export const json = (value: unknown) => ({
   content: [{ type: 'text' as const, text: JSON.stringify(value) }],
 });
 
+/** Arguments of the tools both eras offer (Zod raw shapes; the 2026 tools wrap them in `z.object`). */
+export const TOOL_ARGS = {
+  remember: { key: z.string().min(1).max(256), value: z.string().max(64 * 1024) },
+  recall: { key: z.string().min(1).max(256) },
+  history: { limit: z.number().int().min(1).max(100).optional() },
+};
+
 /**
- * The reference server's tools, one McpServer per session. Every tool reads or writes the session
- * through `session` (a `SessionContext`), so what it stores survives restarts and is visible on every
- * instance. Each call is also recorded in the session's history.
+ * What `remember`, `recall` and `history` do, on any state: an MCP session's (`SessionContext`) or a state
+ * handle's (`HandleState`, which extends it). Every call is recorded in the state's history.
+ */
+export const stateTools = {
+  async remember(state: SessionContext, { key, value }: { key: string; value: string }) {
+    await state.set(key, value);
+    await record(state, 'remember', { key, value });
+    return json({ remembered: key });
+  },
+  async recall(state: SessionContext, { key }: { key: string }) {
+    await record(state, 'recall', { key });
+    return json({ key, value: (await state.get(key)) ?? null });
+  },
+  async history(state: SessionContext, { limit }: { limit?: number | undefined }) {
+    const entries = await state.history({ limit: limit ?? 20 });
+    return json(
+      entries.map(({ seq, at, data }) => ({ seq, at: new Date(at).toISOString(), ...data })),
+    );
+  },
+};
+
+function record(state: SessionContext, tool: string, args: Record<string, JsonValue>) {
+  return state.addMessage({ role: 'user', content: { tool, arguments: args } });
+}
+
+/**
+ * The reference server's tools for 2025-era clients, one McpServer per session. Every tool reads or writes
+ * the session through `session` (a `SessionContext`), so what it stores survives restarts and is visible on
+ * every instance.
  */
 export function referenceServer(instanceName: string): ServerFactory {
   return ({ sessionId, session }) => {
@@ -22,20 +55,14 @@ export function referenceServer(instanceName: string): ServerFactory {
           'Remembers values per session: remember(key, value), recall(key), history, session_info.',
       },
     );
-    const record = (tool: string, args: Record<string, JsonValue>) =>
-      session.addMessage({ role: 'user', content: { tool, arguments: args } });
 
     server.registerTool(
       'remember',
       {
         description: 'Stores a value under a key in this session’s context.',
-        inputSchema: { key: z.string().min(1).max(256), value: z.string().max(64 * 1024) },
+        inputSchema: TOOL_ARGS.remember,
       },
-      async ({ key, value }) => {
-        await session.set(key, value);
-        await record('remember', { key, value });
-        return json({ remembered: key });
-      },
+      (args) => stateTools.remember(session, args),
     );
 
     server.registerTool(
@@ -43,26 +70,18 @@ export function referenceServer(instanceName: string): ServerFactory {
       {
         description:
           'Returns the value stored under a key in this session (null when there is none).',
-        inputSchema: { key: z.string().min(1).max(256) },
+        inputSchema: TOOL_ARGS.recall,
       },
-      async ({ key }) => {
-        await record('recall', { key });
-        return json({ key, value: (await session.get(key)) ?? null });
-      },
+      (args) => stateTools.recall(session, args),
     );
 
     server.registerTool(
       'history',
       {
         description: 'Shows this session’s most recent tool calls, oldest first.',
-        inputSchema: { limit: z.number().int().min(1).max(100).optional() },
+        inputSchema: TOOL_ARGS.history,
       },
-      async ({ limit }) => {
-        const entries = await session.history({ limit: limit ?? 20 });
-        return json(
-          entries.map(({ seq, at, data }) => ({ seq, at: new Date(at).toISOString(), ...data })),
-        );
-      },
+      (args) => stateTools.history(session, args),
     );
 
     server.registerTool(

@@ -11,6 +11,10 @@ import {
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  Client as V2Client,
+  StreamableHTTPClientTransport as V2Transport,
+} from '@modelcontextprotocol/client';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 
 export const APP_DIR = join(import.meta.dirname, '..');
@@ -349,4 +353,53 @@ export function textOf(result: unknown): unknown {
   const first = (result as { content?: { type: string; text?: string }[] }).content?.[0];
   if (first?.type !== 'text' || first.text === undefined) throw new Error('no text content');
   return JSON.parse(first.text);
+}
+
+/** Every `mcp-session-id` header a 2026-era client's requests and responses carried (there must be none). */
+export interface HandleClient {
+  client: V2Client;
+  sessionIdHeaders: string[];
+}
+
+/**
+ * A real SDK 2.x client speaking protocol 2026-07-28 (pinned: no fallback to the 2025 handshake), with
+ * `who`'s bearer token (or none).
+ */
+export async function connectHandleClient(
+  url: string,
+  who: keyof typeof TOKENS | null,
+): Promise<HandleClient> {
+  const sessionIdHeaders: string[] = [];
+  const client = new V2Client(
+    { name: 'e2e-handles', version: '1.0.0' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  const transport = new V2Transport(new URL(url), {
+    ...(who === null ? {} : { requestInit: { headers: auth(who) } }),
+    fetch: async (input, init) => {
+      const sent = new Headers(init?.headers).get('mcp-session-id');
+      const response = await fetch(input, init);
+      for (const value of [sent, response.headers.get('mcp-session-id')]) {
+        if (value !== null) sessionIdHeaders.push(value);
+      }
+      return response;
+    },
+  });
+  await client.connect(transport);
+  return { client, sessionIdHeaders };
+}
+
+/** A tool result as both SDKs return it. */
+export interface ToolResult {
+  content: { type: string; text: string }[];
+  isError?: boolean;
+}
+
+/** Calls a tool with a 2026-era client. */
+export async function callTool(
+  client: V2Client,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<ToolResult> {
+  return (await client.callTool({ name, arguments: args })) as ToolResult;
 }
