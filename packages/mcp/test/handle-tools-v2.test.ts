@@ -82,6 +82,11 @@ function setup() {
             sessionId: ctx.sessionId ?? null,
           }),
       );
+      registerHandleTool(server, handles, 'close_then_write', {}, async (_args, state) => {
+        await state.close();
+        await state.set('late', true);
+        return json({ wrote: true });
+      });
       registerHandleTool(server, handles, 'close_state', {}, async (_args, state) =>
         json({ closed: await state.close() }),
       );
@@ -222,6 +227,15 @@ describe('registerHandleTool / registerMintHandleTool (SDK 2.x, protocol 2026-07
     const { handle } = parsed(await call(client, 'open_state', {}));
     expect(parsed(await call(client, 'close_state', { handle }))).toEqual({ closed: true });
     expect((await call(client, 'recall', { handle, key: 'k' })).isError).toBe(true);
+  });
+
+  it('turns a handle that dies while the tool runs into the same not-found tool error', async () => {
+    const { connect } = setup();
+    const client = await connect('alice-token');
+    const { handle } = parsed(await call(client, 'open_state', {}));
+    const result = await call(client, 'close_then_write', { handle });
+    expect(result.isError).toBe(true);
+    expect(result.content[0]?.text).toMatch(/^State handle not found: .* Call open_state/);
   });
 
   it('validates arguments: a missing handle, a non-string handle and a bad tool argument are tool errors naming the field', async () => {
