@@ -131,7 +131,10 @@ export function compareSessions(source: SessionCopy, copy: SessionCopy | null): 
   const differences: string[] = [];
   const fields = Object.keys(source.record) as (keyof SessionRecord)[];
   for (const field of fields) {
-    if (canonicalJson(source.record[field]) !== canonicalJson(copy.record[field])) {
+    const a = source.record[field];
+    const b = copy.record[field];
+    // Scalars compare directly; only objects need the key-order-free comparison.
+    if (a !== b && (typeof a !== 'object' || canonicalJson(a) !== canonicalJson(b))) {
       differences.push(field);
     }
   }

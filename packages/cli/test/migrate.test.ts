@@ -1,0 +1,252 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MigrateSummary } from '../src/index.js';
+import { openStore } from '../src/stores.js';
+import {
+  BACKENDS,
+  cli,
+  expectedLive,
+  makeSession,
+  openSqlite,
+  type Seeded,
+  seed,
+  snapshot,
+  sqliteUrl,
+  startCli,
+  tempDir,
+} from './helpers.js';
+
+const SESSIONS = 10_000;
+/** The interrupted migration needs only enough sessions to be killed a second or more into it. */
+const INTERRUPTED_SESSIONS = 3_000;
+
+const dir = tempDir('migrate');
+afterAll(() => dir.remove());
+
+let sourceUrl: string;
+let smallSourceUrl: string;
+let seeded: Seeded[];
+let now: number;
+const live = () => expectedLive(seeded, now);
+const smallLive = () => expectedLive(seeded.slice(0, INTERRUPTED_SESSIONS), now);
+
+beforeAll(async () => {
+  now = Date.now();
+  seeded = Array.from({ length: SESSIONS }, (_, i) => makeSession(i, now));
+  sourceUrl = sqliteUrl(dir.path, 'source.db');
+  smallSourceUrl = sqliteUrl(dir.path, 'interrupted-source.db');
+  for (const [url, sessions] of [
+    [sourceUrl, seeded],
+    [smallSourceUrl, seeded.slice(0, INTERRUPTED_SESSIONS)],
+  ] as const) {
+    const source = openSqlite(url);
+    await seed(source, sessions);
+    await source.close();
+  }
+}, 120_000);
+
+async function migrate(
+  from: string,
+  to: string,
+): Promise<{ code: number | null; summary: MigrateSummary; stderr: string }> {
+  const run = await cli(['migrate', '--from', from, '--to', to, '--json', '--concurrency', '16']);
+  return { code: run.code, summary: JSON.parse(run.stdout) as MigrateSummary, stderr: run.stderr };
+}
+
+/** Every live session of the store at `url`, with its history. */
+async function contents(url: string) {
+  const store = await openStore(url);
+  try {
+    return await snapshot(store, Date.now());
+  } finally {
+    await store.close();
+  }
+}
+
+const postgres = BACKENDS.find((b) => b.name === 'postgres');
+const redis = BACKENDS.find((b) => b.name === 'redis');
+
+// The issue asks for 10,000 sessions through Postgres; Redis gets the same checks on 3,000 to keep the
+// package's tests within a few minutes on two shared cores.
+describe.each(
+  [
+    { backend: postgres, sessions: SESSIONS },
+    { backend: redis, sessions: INTERRUPTED_SESSIONS },
+  ].filter(
+    (c): c is { backend: NonNullable<typeof postgres>; sessions: number } =>
+      c.backend !== undefined,
+  ),
+)('migrate $backend.name', ({ backend, sessions }) => {
+  it.skipIf(backend.skip)(
+    `moves ${sessions.toLocaleString('en-US')} sessions from SQLite to ${backend.name} and back with nothing lost`,
+    async () => {
+      const middle = await backend.fresh(dir.path);
+      try {
+        const from = sessions === SESSIONS ? sourceUrl : smallSourceUrl;
+        const expected = sessions === SESSIONS ? live() : smallLive();
+        const there = await migrate(from, middle.url);
+        expect(there.code, there.stderr).toBe(0);
+        expect(there.summary).toMatchObject({
+          copy: {
+            copied: expected.size,
+            alreadyPresent: 0,
+            expired: 0,
+            vanished: 0,
+            conflicts: [],
+          },
+          verify: { checked: expected.size, problems: [] },
+          sourceSessions: expected.size,
+          targetSessions: expected.size,
+          ok: true,
+        });
+        // Sessions that had expired were left behind: the source had ~1 in 13 of them.
+        expect(expected.size).toBeLessThan(sessions);
+
+        const backUrl = sqliteUrl(dir.path, `back-from-${backend.name}.db`);
+        const back = await migrate(middle.url, backUrl);
+        expect(back.code, back.stderr).toBe(0);
+        expect(back.summary).toMatchObject({
+          copy: { copied: expected.size },
+          verify: { problems: [] },
+          ok: true,
+        });
+
+        // Out of band, record by record and history by history, against what the test wrote. The copy
+        // back can only equal it if the copy there was exact too.
+        expect(await contents(backUrl)).toEqual(expected);
+      } finally {
+        await middle.drop();
+      }
+    },
+    300_000,
+  );
+
+  it.skipIf(backend.skip)(
+    'a migration killed midway resumes to the same result',
+    async () => {
+      const target = await backend.fresh(dir.path);
+      try {
+        const expected = smallLive();
+        const first = startCli([
+          'migrate',
+          '--from',
+          smallSourceUrl,
+          '--to',
+          target.url,
+          '--concurrency',
+          '4',
+        ]);
+        // Plain progress lines ("copy: 1,234/9,230 13% …") appear once a second has passed.
+        const copiedAtKill = await new Promise<number>((resolve, reject) => {
+          const timer = setInterval(() => {
+            const match = /^copy: ([\d,]+)\//m.exec(first.stderrSoFar());
+            if (match?.[1]) {
+              clearInterval(timer);
+              first.child.kill('SIGKILL');
+              resolve(Number(match[1].replaceAll(',', '')));
+            }
+          }, 5);
+          first.result.then(() => {
+            clearInterval(timer);
+            reject(
+              new Error(`the migration ended before it could be killed:\n${first.stderrSoFar()}`),
+            );
+          }, reject);
+        });
+        const killed = await first.result;
+        expect(killed.signal).toBe('SIGKILL');
+        expect(copiedAtKill).toBeGreaterThan(0);
+
+        // Each session is created with its history in one atomic step: whatever is there is complete.
+        const partial = await contents(target.url);
+        expect(partial.size).toBeGreaterThanOrEqual(copiedAtKill);
+        expect(partial.size).toBeLessThan(expected.size);
+        for (const [id, session] of partial) expect(session).toEqual(expected.get(id));
+
+        const resumed = await migrate(smallSourceUrl, target.url);
+        expect(resumed.code, resumed.stderr).toBe(0);
+        expect(resumed.summary).toMatchObject({
+          copy: {
+            copied: expected.size - partial.size,
+            alreadyPresent: partial.size,
+            conflicts: [],
+          },
+          verify: { checked: expected.size, problems: [] },
+          targetSessions: expected.size,
+          ok: true,
+        });
+        expect(await contents(target.url)).toEqual(expected);
+      } finally {
+        await target.drop();
+      }
+    },
+    300_000,
+  );
+});
+
+describe('migrate reports what it cannot reconcile', () => {
+  it('a session already in the target in another version is a conflict: not overwritten, exit 1', async () => {
+    const from = sqliteUrl(dir.path, 'conflict-source.db');
+    const to = sqliteUrl(dir.path, 'small-target.db');
+    const at = Date.now();
+    const sessions = Array.from({ length: 30 }, (_, i) => {
+      const session = makeSession(i * 5 + 1, at);
+      session.record.expiresAt = null;
+      return session;
+    });
+    const source = openSqlite(from);
+    await seed(source, sessions);
+    await source.close();
+    const [changed, ...rest] = sessions as [Seeded, ...Seeded[]];
+    const target = openSqlite(to);
+    await target.create({ ...changed.record, version: changed.record.version + 3 }, { now: at });
+    await target.close();
+
+    const run = await cli(['migrate', '--from', from, '--to', to]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^Copied ${rest.length} sessions from .*; 0 already there, 0 expired or deleted meanwhile, 1 conflict\\.$`,
+        'm',
+      ),
+    );
+    expect(run.stdout).toContain(
+      `conflict ${changed.record.id}: the target holds version ${changed.record.version + 3}`,
+    );
+    expect(run.stdout).toContain(
+      `Verification failed: 1 of ${sessions.length} sessions are missing from the target or differ:`,
+    );
+    expect(run.stdout).toContain(`${changed.record.id}: version, log:history`);
+    expect(run.stderr).toContain('the target does not match the source');
+    const after = await contents(to);
+    expect(after.get(changed.record.id)?.record.version).toBe(changed.record.version + 3);
+    for (const session of rest)
+      expect(after.get(session.record.id)).toEqual({
+        record: session.record,
+        history: session.history,
+      });
+  });
+
+  it('copies between SQLite files too, and a second run has nothing left to do', async () => {
+    const to = sqliteUrl(dir.path, 'copy.db');
+    const first = await cli([
+      'migrate',
+      '--from',
+      sqliteUrl(dir.path, 'conflict-source.db'),
+      '--to',
+      to,
+    ]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(
+      'Verified 30 live sessions: every record and history is identical in the target.',
+    );
+    const second = await migrate(sqliteUrl(dir.path, 'conflict-source.db'), to);
+    expect(second.summary.copy).toEqual({
+      copied: 0,
+      alreadyPresent: 30,
+      expired: 0,
+      vanished: 0,
+      conflicts: [],
+    });
+    expect(second.summary.ok).toBe(true);
+  });
+});
