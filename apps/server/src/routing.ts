@@ -5,6 +5,8 @@ import { isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/serv
 
 /** Largest POST body either era accepts, in bytes (both SDKs' default). */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Most an oversize body is drained before its connection is dropped, in bytes. */
+const MAX_DRAINED_BYTES = 16 * MAX_BODY_BYTES;
 
 type NodeRequest = IncomingMessage & { body?: unknown };
 
@@ -49,16 +51,20 @@ export function dualEraListener(
 }
 
 /**
- * The body as UTF-8 text, or null when it exceeds the limit. A declared oversize body is not read at all;
- * an undeclared one is drained without being kept, so the 413 still reaches the client.
+ * The body as UTF-8 text, or null when it exceeds the limit. An oversize body is still drained (not kept),
+ * so the client finishes sending and reads the 413 instead of a broken pipe — up to a bound, past which the
+ * connection is dropped.
  */
 async function readBody(req: IncomingMessage): Promise<string | null> {
-  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return null;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    else if (size > MAX_DRAINED_BYTES) {
+      req.destroy();
+      return null;
+    }
   }
   return size > MAX_BODY_BYTES ? null : Buffer.concat(chunks).toString('utf8');
 }
