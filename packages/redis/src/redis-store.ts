@@ -12,6 +12,7 @@ import {
   emptyStats,
   encodeListCursor,
   expectedStates,
+  InvalidStoreUrlError,
   InvalidValueError,
   isExpired,
   isVisibleTo,
@@ -22,6 +23,7 @@ import {
   PayloadTooLargeError,
   type ReadOptions,
   type RecordGuards,
+  redactUrl,
   SESSION_STATES,
   type SessionChange,
   SessionExistsError,
@@ -489,15 +491,18 @@ export class RedisSessionStore implements SessionStore {
     if (this.#closed) return;
     this.#closed = true;
     if (!this.#ownsClient) return;
-    if (this.client.status === 'ready') {
-      try {
-        await this.client.quit();
-        return;
-      } catch {
-        // Fall through: the connection is broken, so drop it without the QUIT handshake.
-      }
+    const client = this.client;
+    if (client.status === 'end') return;
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    if (client.status === 'ready') {
+      await client.quit().catch(() => client.disconnect());
+    } else {
+      client.disconnect();
     }
-    this.client.disconnect();
+    // Between reconnect attempts there is no socket left to close, and ioredis may never emit 'end'.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+    clearTimeout(timer);
   }
 
   async #run<T>(what: string, body: () => Promise<T>): Promise<T> {
@@ -603,9 +608,19 @@ export class RedisSessionStore implements SessionStore {
   }
 }
 
-/** `redis://…` or `rediss://…`: a store with its own client. */
+/**
+ * `redis://…` or `rediss://…`: a store with its own client (what `createStore` calls). A bad option in
+ * the URL fails with `InvalidStoreUrlError` naming it; the password never appears in messages.
+ */
 export function storeFromUrl(url: string): RedisSessionStore {
-  return new RedisSessionStore({ url });
+  try {
+    return new RedisSessionStore({ url });
+  } catch (error) {
+    if (!(error instanceof InvalidValueError)) throw error;
+    throw new InvalidStoreUrlError(`${error.message} (in "${redactUrl(String(url))}")`, {
+      cause: error,
+    });
+  }
 }
 
 function connect(

@@ -89,7 +89,15 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
     db: dbText === '' ? 0 : Number(dbText),
     options,
   };
-  if (parsed.username !== '') result.username = decodeURIComponent(parsed.username);
-  if (parsed.password !== '') result.password = decodeURIComponent(parsed.password);
+  if (parsed.username !== '') result.username = decode(parsed.username, 'user name', shown);
+  if (parsed.password !== '') result.password = decode(parsed.password, 'password', shown);
   return result;
+}
+
+function decode(text: string, what: string, shown: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new InvalidStoreUrlError(`Redis URL "${shown}" has a malformed %-escape in its ${what}`);
+  }
 }
