@@ -61,6 +61,8 @@ export type MintHandleToolCallbackV1<Input extends ZodRawShapeCompat | AnySchema
   extra: ToolExtraV1,
 ) => CallToolResult | Promise<CallToolResult>;
 
+// The SDK's generic `registerTool` cannot infer argument types through the extended schema; the callback
+// types come from `HandleToolCallbackV1` instead, so registration goes through this untyped view.
 type LooseToolCallback = (
   args: Record<string, unknown>,
   extra: ToolExtraV1,
