@@ -17,6 +17,7 @@ import {
   assertValidKey,
   assertValidLogName,
   jsonByteLength,
+  validateJson,
 } from './validation.js';
 
 /** A record is expired when it has an expiry and `expiresAt <= now`. */
@@ -120,7 +121,7 @@ export function checkStoreArgs(id: string, log?: string): void {
 
 /**
  * Checks the logs handed to `create`: valid names, and entries with consecutive positive integer seqs (as
- * every log's retained entries are: trimming only drops the oldest), numeric times and data. Returns the
+ * every log's retained entries are: trimming only drops the oldest), numeric times and plain-JSON data. Returns the
  * entries per log, ready to write.
  */
 export function checkImportedLogs(
@@ -143,8 +144,7 @@ export function checkImportedLogs(
       }
       if (!Number.isFinite(entry.at))
         throw new InvalidValueError('at must be epoch milliseconds', `logs.${log}[${i}].at`);
-      if (entry.data === undefined)
-        throw new InvalidValueError('an entry needs data', `logs.${log}[${i}].data`);
+      validateJson(entry.data, undefined, `logs.${log}[${i}].data`);
     });
     return [log, entries];
   });

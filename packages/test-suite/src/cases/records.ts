@@ -125,6 +125,8 @@ export const recordCases: ConformanceCase[] = [
         },
         { history: [{ seq: 1.5, at: now, data: 1 }] },
         { 'bad name': [{ seq: 1, at: now, data: 1 }] },
+        { history: [{ seq: 1, at: now, data: { fn: () => 1 } as never }] },
+        { history: [{ seq: 1, at: now, data: undefined as never }] },
       ];
       for (const logs of bad)
         await expectCode(t.store.create(record, { now, logs }), 'INVALID_VALUE');
