@@ -138,6 +138,8 @@ function reportError(io: CliIo, command: Command, error: unknown): number {
     io.stderr.write(`${prefix} ${message}\nRun "mcp-session ${command.name} --help" for usage.\n`);
     return EXIT_USAGE;
   }
+  // The reader went away (`| head`): stop quietly, as tools killed by SIGPIPE do.
+  if (code === 'EPIPE') return EXIT_FAILURE;
   if (error instanceof InterruptedError || code !== undefined) {
     // Errors with a code (ours, and Node's system errors such as ENOENT) say what happened on their own.
     io.stderr.write(`${prefix} ${message}\n`);

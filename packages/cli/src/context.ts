@@ -28,6 +28,9 @@ export const EXIT_FAILURE = 1;
 /** The command line is wrong. */
 export const EXIT_USAGE = 2;
 
+/** How often long operations let the event loop run (signals, timers, output), in milliseconds. */
+const YIELD_EVERY_MS = 50;
+
 /** A long operation was stopped by a signal; what was done so far is kept. */
 export class InterruptedError extends Error {
   constructor(what: string) {
@@ -57,14 +60,18 @@ export class Context {
   readonly command: Command;
   readonly #stores: SessionStore[] = [];
   #outputError: Error | null = null;
+  #lastYieldAt = Date.now();
+  // A closed pipe (`| head`) makes stdout emit 'error'; kept here, it fails the next write instead of
+  // crashing the process.
+  readonly #onOutputError = (error: Error) => {
+    this.#outputError = error;
+  };
 
   constructor(io: CliIo, args: Args, command: Command) {
     this.io = io;
     this.args = args;
     this.command = command;
-    io.stdout.on('error', (error: Error) => {
-      this.#outputError = error;
-    });
+    io.stdout.on('error', this.#onOutputError);
   }
 
   /** `--json` was given: results go to stdout as JSON. */
@@ -121,13 +128,24 @@ export class Context {
     return store;
   }
 
-  /** Throws `InterruptedError` once the signal fired. */
-  checkInterrupted(what: string): void {
-    if (this.io.signal?.aborted) throw new InterruptedError(what);
+  /**
+   * Called between units of work: throws `InterruptedError` once the signal fired. Every 50 ms it also
+   * yields to the event loop, because a synchronous backend (SQLite) resolves every call at once and a
+   * signal handler would otherwise not run before the whole operation ends.
+   */
+  async checkpoint(what: string | (() => string)): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastYieldAt >= YIELD_EVERY_MS) {
+      this.#lastYieldAt = now;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (this.io.signal?.aborted)
+      throw new InterruptedError(typeof what === 'string' ? what : what());
   }
 
-  /** Closes every store this command opened. */
+  /** Closes every store this command opened and lets go of stdout. */
   async dispose(): Promise<void> {
+    this.io.stdout.off('error', this.#onOutputError);
     const stores = this.#stores.splice(0);
     await Promise.allSettled(stores.map((store) => store.close()));
   }

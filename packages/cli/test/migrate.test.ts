@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrateSummary } from '../src/index.js';
 import { openStore } from '../src/stores.js';
@@ -181,6 +182,52 @@ describe.each(
     },
     300_000,
   );
+});
+
+describe('migrate on SQLite', () => {
+  it('Ctrl-C stops after the sessions in flight, says how to resume, and the next run finishes', async () => {
+    // A fully synchronous SQLite target (an fsync per session) keeps the copy going for a few seconds.
+    const target = `sqlite:${join(dir.path, 'interrupted.db')}`;
+    const first = startCli([
+      'migrate',
+      '--from',
+      smallSourceUrl,
+      '--to',
+      target,
+      '--concurrency',
+      '1',
+    ]);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (/^copy: [\d,]+\//m.test(first.stderrSoFar())) {
+          clearInterval(timer);
+          first.child.kill('SIGINT');
+          resolve();
+        }
+      }, 5);
+      first.result.then(() => {
+        clearInterval(timer);
+        reject(
+          new Error(`the migration ended before it could be interrupted:\n${first.stderrSoFar()}`),
+        );
+      }, reject);
+    });
+    const stopped = await first.result;
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toContain('SIGINT: stopping after the sessions in flight');
+    expect(stopped.stderr).toMatch(
+      /mcp-session migrate: interrupted: [\d,]+ sessions were copied by this run before it stopped; run the same command again to resume/,
+    );
+    const expected = smallLive();
+    const partial = await contents(target);
+    expect(partial.size).toBeGreaterThan(0);
+    expect(partial.size).toBeLessThan(expected.size);
+    for (const [id, session] of partial) expect(session).toEqual(expected.get(id));
+
+    const resumed = await migrate(smallSourceUrl, `${target}?synchronous=normal`);
+    expect(resumed.summary).toMatchObject({ copy: { alreadyPresent: partial.size }, ok: true });
+    expect(await contents(target)).toEqual(expected);
+  }, 120_000);
 });
 
 describe('migrate reports what it cannot reconcile', () => {

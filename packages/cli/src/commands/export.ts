@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { assertValidLogName } from '@mcp-session/core';
@@ -61,11 +61,11 @@ Examples:
     const total =
       owner !== undefined ? null : state !== undefined ? stats.byState[state] : stats.total;
 
-    const sink =
-      output === undefined ? null : createWriteStream(`${output}.partial`, { flags: 'w' });
+    const sink = output === undefined ? null : await openOutput(`${output}.partial`);
     const write = async (text: string) => {
       if (sink === null) return context.write(text);
-      if (!sink.write(text)) await once(sink, 'drain');
+      if (sink.failed) throw sink.failed;
+      if (!sink.stream.write(text)) await once(sink.stream, 'drain');
     };
     const progress = context.progress('export', total);
     let exported = 0;
@@ -77,7 +77,7 @@ Examples:
         ...(owner === undefined ? {} : { owner }),
       };
       for await (const page of listPages(store, { now, limit: batchSize, ...filters })) {
-        context.checkInterrupted(
+        await context.checkpoint(
           output === undefined
             ? 'the export on stdout is incomplete'
             : `nothing was written to ${output}`,
@@ -96,14 +96,14 @@ Examples:
         progress.add(page.length);
       }
       if (sink !== null && output !== undefined) {
-        sink.end();
-        await finished(sink);
+        sink.stream.end();
+        await finished(sink.stream);
         await rename(`${output}.partial`, output);
       }
     } catch (error) {
       progress.clear();
       if (sink !== null) {
-        sink.destroy();
+        sink.stream.destroy();
         await rm(`${output}.partial`, { force: true });
       }
       throw error;
@@ -122,6 +122,20 @@ Examples:
     return 0;
   },
 };
+
+/**
+ * Opens the file an export is written to, failing at once (missing directory, no permission) rather than
+ * after the store was read. A later write error is kept and fails the next write.
+ */
+async function openOutput(path: string): Promise<{ stream: WriteStream; failed: Error | null }> {
+  const stream = createWriteStream(path, { flags: 'w' });
+  await once(stream, 'open');
+  const sink = { stream, failed: null as Error | null };
+  stream.on('error', (error) => {
+    sink.failed = error;
+  });
+  return sink;
+}
 
 /** `history` plus the logs named with `--log`, checked. */
 export function logNames(args: Args): string[] {

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { UsageError } from '../args.js';
 import type { Command, Context } from '../context.js';
 import { parseHeader, parseSessionLine } from '../export-format.js';
 import { formatCount } from '../output/times.js';
@@ -64,8 +65,13 @@ Examples:
     const { args } = context;
     const [file = '-'] = args.expectPositionals([], ['file']);
     const concurrency = args.integer('concurrency', 8, 1, 256);
-    const store = await context.open(context.storeUrl());
     const fromStdin = file === '-';
+    if (fromStdin && (context.io.stdin as { isTTY?: boolean }).isTTY) {
+      throw new UsageError(
+        'no input: name an export file, or pipe one in (mcp-session import < sessions.ndjson)',
+      );
+    }
+    const store = await context.open(context.storeUrl());
     const total = fromStdin ? null : await countSessionLines(file);
     const input = fromStdin ? context.io.stdin : createReadStream(file);
     const progress = context.progress('import', total);

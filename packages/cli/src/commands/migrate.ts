@@ -137,8 +137,8 @@ async function copyAll(
     `${formatCount(copy.copied)} sessions were copied by this run before it stopped; run the same command again to resume (copied sessions are skipped).`;
   try {
     for await (const page of listPages(source, { now, limit: tuning.batchSize })) {
-      context.checkInterrupted(resume());
       await mapLimit(page, tuning.concurrency, async (record) => {
+        await context.checkpoint(resume);
         const session = await readSession(source, record, tuning.logs, now);
         if (session === null) copy.vanished++;
         else {
@@ -153,7 +153,8 @@ async function copyAll(
     }
   } catch (error) {
     progress.clear();
-    if (error instanceof InterruptedError) throw error;
+    // Counted again now that the sessions in flight have settled.
+    if (error instanceof InterruptedError) throw new InterruptedError(resume());
     throw Object.assign(
       new Error(`${error instanceof Error ? error.message : String(error)}\n${resume()}`),
       {
@@ -176,10 +177,10 @@ async function verifyAll(
   const { verify } = summary;
   const progress = context.progress('verify', (await source.stats(now)).total);
   for await (const page of listPages(source, { now, limit: tuning.batchSize })) {
-    context.checkInterrupted(
-      'verification was stopped; every copied session is complete, run the same command again to verify',
-    );
     await mapLimit(page, tuning.concurrency, async (record) => {
+      await context.checkpoint(
+        'verification was stopped; every copied session is complete, run the same command again to verify',
+      );
       // One round trip's wait per session instead of three: the stores are quiet by now.
       const [original, found, copiedLogs] = await Promise.all([
         readSession(source, record, tuning.logs, now),

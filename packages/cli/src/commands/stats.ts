@@ -156,7 +156,7 @@ async function scanStore(
     }
   };
   for await (const page of listPages(store, { now, limit: 1000 })) {
-    context.checkInterrupted('the scan was stopped; nothing was changed');
+    await context.checkpoint('the scan was stopped; nothing was changed');
     page.forEach(count);
     progress.add(page.length);
   }

@@ -43,7 +43,7 @@ Examples:
     const progress = context.progress('sweep', expired);
     let deleted = 0;
     for (;;) {
-      context.checkInterrupted(
+      await context.checkpoint(
         `${formatCount(deleted)} expired sessions were deleted before the stop`,
       );
       const count = await store.sweep(now, { limit: batchSize });
