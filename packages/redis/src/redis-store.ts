@@ -127,7 +127,10 @@ export class RedisSessionStore implements SessionStore {
   readonly #keys: KeyLayout;
   readonly #graceMs: number;
   readonly #ownsClient: boolean;
-  /** With a client of our own: how long an operation waits for a connection, in milliseconds. */
+  /**
+   * How long an operation waits for the client to be ready, in milliseconds; 0 when the client queues
+   * commands itself (a client you passed in with its offline queue on).
+   */
   readonly #connectWaitMs: number = 0;
   /** Settles when the client is next ready (or has ended); shared by every operation waiting for it. */
   #nextReady: Promise<void> | undefined;
@@ -152,30 +155,27 @@ export class RedisSessionStore implements SessionStore {
       );
     }
     const settings: RedisSessionStoreOptions = { ...options };
+    const parsed = options.url === undefined ? undefined : parseRedisUrl(urlOf(options.url));
+    for (const [key, value] of Object.entries(parsed?.options ?? {})) {
+      if (options[key as keyof UrlStoreOptions] !== undefined) {
+        throw new InvalidValueError(
+          `${key} is given both in the URL and as an option; give it once`,
+        );
+      }
+      Object.assign(settings, { [key]: value });
+    }
+    this.prefix = settings.prefix ?? DEFAULT_PREFIX;
+    this.#keys = new KeyLayout(this.prefix);
+    this.#graceMs = milliseconds(settings, 'expiryGraceMs', DEFAULT_GRACE_MS, 0);
     let client: RedisClient;
-    if (options.url !== undefined) {
-      if (typeof options.url !== 'string') {
-        throw new InvalidValueError('url must be a string such as redis://localhost:6379');
-      }
-      const parsed = parseRedisUrl(options.url);
-      for (const [key, value] of Object.entries(parsed.options) as [
-        keyof UrlStoreOptions,
-        unknown,
-      ][]) {
-        if (options[key] !== undefined) {
-          throw new InvalidValueError(
-            `${key} is given both in the URL and as an option; give it once`,
-          );
-        }
-        Object.assign(settings, { [key]: value });
-      }
-      const commandTimeout = nonNegative(
+    if (parsed) {
+      const commandTimeout = milliseconds(
         settings,
         'commandTimeoutMs',
         DEFAULT_COMMAND_TIMEOUT_MS,
         1,
       );
-      const connectTimeout = nonNegative(
+      const connectTimeout = milliseconds(
         settings,
         'connectTimeoutMs',
         DEFAULT_CONNECT_TIMEOUT_MS,
@@ -210,14 +210,13 @@ export class RedisSessionStore implements SessionStore {
         );
       }
       this.#ownsClient = false;
-    }
-    try {
-      this.prefix = settings.prefix ?? DEFAULT_PREFIX;
-      this.#keys = new KeyLayout(this.prefix);
-      this.#graceMs = nonNegative(settings, 'expiryGraceMs', DEFAULT_GRACE_MS, 0);
-    } catch (error) {
-      if (this.#ownsClient) client.disconnect();
-      throw error;
+      // A client without an offline queue fails every command sent before it is ready: wait for it.
+      if (client.options?.enableOfflineQueue === false) {
+        const redisOptions = client.isCluster
+          ? (client as Cluster).options.redisOptions
+          : (client as Redis).options;
+        this.#connectWaitMs = redisOptions?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
+      }
     }
     this.client = client;
     this.#inline = client.isCluster !== true;
@@ -516,14 +515,14 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * Waits (up to the command timeout) until a client of our own is connected. Our clients have no offline
-   * queue: ioredis would send a queued command after reconnecting even when it had already failed it with
-   * a timeout, so an append the caller saw fail (and may have retried) could still be applied. Waiting
-   * here instead means an operation that gave up is never sent.
+   * Waits (up to the command timeout) until a client without an offline queue is connected. Our own
+   * clients have none: ioredis would send a queued command after reconnecting even when it had already
+   * failed it with a timeout, so an append the caller saw fail (and may have retried) could still be
+   * applied. Waiting here instead means an operation that gave up is never sent.
    */
   async #connected(): Promise<void> {
     const client = this.client;
-    if (!this.#ownsClient || client.status === 'ready') return;
+    if (this.#connectWaitMs === 0 || client.status === 'ready') return;
     if (client.status === 'end') throw new StoreUnavailableError('The Redis connection has ended');
     this.#nextReady ??= new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
@@ -663,7 +662,14 @@ function connect(
   return client;
 }
 
-function nonNegative(
+function urlOf(url: unknown): string {
+  if (typeof url !== 'string') {
+    throw new InvalidValueError('url must be a string such as redis://localhost:6379');
+  }
+  return url;
+}
+
+function milliseconds(
   settings: RedisSessionStoreOptions,
   key: 'expiryGraceMs' | 'commandTimeoutMs' | 'connectTimeoutMs',
   fallback: number,

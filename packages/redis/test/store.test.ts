@@ -161,6 +161,14 @@ describe('opening a Redis store', () => {
     expect(await client.ping()).toBe('PONG');
     await client.quit();
 
+    // Without an offline queue the client refuses commands until it is ready; the store waits for it.
+    const unqueued = new Redis(REDIS_URL, { enableOfflineQueue: false, commandTimeout: 2_000 });
+    const waiting = new RedisSessionStore({ client: unqueued, prefix });
+    expect(unqueued.status).not.toBe('ready');
+    expect(await waiting.stats(now)).toMatchObject({ total: 1 });
+    await waiting.close();
+    await unqueued.quit();
+
     const owned = freshStore();
     await owned.stats(now);
     await owned.close();
