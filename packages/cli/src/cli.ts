@@ -48,7 +48,8 @@ Output is for people (tables, relative times) unless --json is given. Progress g
 
 Exit codes: 0 ok, 1 the operation failed, 2 the command line is wrong.
 
-Run "mcp-session <command> --help" for a command's options and examples.`;
+Run "mcp-session <command> --help" for a command's options and examples, "mcp-session --version" for
+the version.`;
 
 const GLOBAL_HELP = `Global options:
   --json               print the result as JSON on stdout (progress and notes stay on stderr)
@@ -58,7 +59,7 @@ const GLOBAL_HELP = `Global options:
 const STORE_HELP = `  -s, --store <url>    the store (default: $SESSION_STORE_URL), e.g. sqlite:./data/sessions.db`;
 
 /** The full `--help` text of a command. */
-export function commandHelp(command: Command): string {
+function commandHelp(command: Command): string {
   const globals = command.usesStore
     ? GLOBAL_HELP.replace('Global options:\n', `Global options:\n${STORE_HELP}\n`)
     : GLOBAL_HELP;
@@ -123,6 +124,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
   try {
     return await command.run(context);
   } catch (error) {
+    context.clearProgress();
     return reportError(full, command, error);
   } finally {
     await context.dispose();

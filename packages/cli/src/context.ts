@@ -59,6 +59,7 @@ export class Context {
   readonly args: Args;
   readonly command: Command;
   readonly #stores: SessionStore[] = [];
+  readonly #progress: Progress[] = [];
   #outputError: Error | null = null;
   #lastYieldAt = Date.now();
   // A closed pipe (`| head`) makes stdout emit 'error'; kept here, it fails the next write instead of
@@ -107,7 +108,17 @@ export class Context {
 
   /** A progress report on stderr, silent with `--quiet`. */
   progress(label: string, total: number | null): Progress {
-    return new Progress(this.io.stderr, label, { total, enabled: !this.args.flag('quiet') });
+    const progress = new Progress(this.io.stderr, label, {
+      total,
+      enabled: !this.args.flag('quiet'),
+    });
+    this.#progress.push(progress);
+    return progress;
+  }
+
+  /** Removes a half-drawn progress line, so an error message starts on a clean line. */
+  clearProgress(): void {
+    for (const progress of this.#progress) progress.clear();
   }
 
   /** The URL of `--store`, else `SESSION_STORE_URL`. */

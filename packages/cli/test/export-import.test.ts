@@ -266,6 +266,11 @@ describe('import checks every line', () => {
       /seqs must be consecutive positive integers/,
     ],
     [
+      'a NUL character in a message',
+      good(3).replace('"content":"message 0', '"content":"\\u0000message 0'),
+      /NUL character/,
+    ],
+    [
       'a bad id',
       withRecord((r) => {
         r.id = 'has space';

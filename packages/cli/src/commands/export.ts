@@ -101,7 +101,6 @@ Examples:
         await rename(`${output}.partial`, output);
       }
     } catch (error) {
-      progress.clear();
       if (sink !== null) {
         sink.stream.destroy();
         await rm(`${output}.partial`, { force: true });

@@ -98,7 +98,9 @@ Examples:
       for await (const text of lines) {
         const line = ++summary.lines;
         if (stopped) break;
-        if (context.io.signal?.aborted) {
+        try {
+          await context.checkpoint('interrupted');
+        } catch {
           stopped = new ImportStopped('interrupted', line, 'interrupted');
           break;
         }
@@ -152,7 +154,7 @@ Examples:
           ? `mcp-session import: interrupted at line ${stopped.line}; ${done}. To finish, ${again}`
           : stopped.kind === 'input'
             ? `mcp-session import: line ${stopped.line}: ${stopped.message}. ${done}; nothing from line ${stopped.line} on was imported. Fix the input, then ${again}`
-            : `mcp-session import: line ${stopped.line}: ${stopped.message}. ${done}. Once the store is back, ${again}`,
+            : `mcp-session import: line ${stopped.line}: ${stopped.message}. ${done}. Once the cause is fixed, ${again}`,
       );
       if (context.json)
         await context.printJson({

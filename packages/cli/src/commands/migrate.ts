@@ -142,7 +142,8 @@ async function copyAll(
         const session = await readSession(source, record, tuning.logs, now);
         if (session === null) copy.vanished++;
         else {
-          const outcome = await writeSession(target, session, now);
+          // The current time, not the listing's: a session that expired meanwhile is not copied.
+          const outcome = await writeSession(target, session, context.now());
           if (outcome.kind === 'copied') copy.copied++;
           else if (outcome.kind === 'present') copy.alreadyPresent++;
           else if (outcome.kind === 'expired') copy.expired++;
@@ -152,7 +153,6 @@ async function copyAll(
       });
     }
   } catch (error) {
-    progress.clear();
     // Counted again now that the sessions in flight have settled.
     if (error instanceof InterruptedError) throw new InterruptedError(resume());
     throw Object.assign(
