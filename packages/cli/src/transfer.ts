@@ -123,6 +123,76 @@ export async function writeSession(
 }
 
 /**
+ * The target store did not keep the logs handed to `create`: its adapter predates that part of the
+ * contract and stored the record alone. Continuing would copy every session without its history.
+ */
+export class LogsDroppedError extends Error {
+  readonly code = 'LOGS_DROPPED';
+
+  constructor(id: string) {
+    super(
+      `the target store did not keep the logs given to create(): session ${id} was stored without them, ` +
+        'so its adapter predates create-with-logs. Upgrade the adapter package, remove that session from the ' +
+        `target (mcp-session close ${id} --purge --store <target>) and run again.`,
+    );
+    this.name = 'LogsDroppedError';
+  }
+}
+
+/**
+ * `writeSession` that proves, on the first session with logs it creates, that the target keeps logs
+ * given to `create` (an adapter written before `create` took logs stores the record alone, silently).
+ * Other sessions with logs wait for that proof; once it fails, every later write fails, so at most one
+ * session is stored incomplete.
+ */
+export class CheckedWriter {
+  readonly #target: SessionStore;
+  #proven = false;
+  #probe: Promise<unknown> | null = null;
+  #failure: LogsDroppedError | null = null;
+
+  constructor(target: SessionStore) {
+    this.#target = target;
+  }
+
+  /** Writes one session; see `writeSession`. */
+  async write(copy: SessionCopy, now: () => number): Promise<WriteOutcome> {
+    if (this.#failure) throw this.#failure;
+    const logNames = Object.keys(copy.logs).filter((name) => (copy.logs[name]?.length ?? 0) > 0);
+    if (this.#proven || logNames.length === 0) return writeSession(this.#target, copy, now());
+    while (this.#probe) {
+      await this.#probe;
+      if (this.#proven) return writeSession(this.#target, copy, now());
+    }
+    const run = (async () => {
+      const at = now();
+      const outcome = await writeSession(this.#target, copy, at);
+      // Only a session this call created proves anything; otherwise the next one probes.
+      if (outcome.kind === 'copied') {
+        const kept = await readLogs(this.#target, copy.record.id, logNames, at);
+        if (canonicalJson(kept) !== canonicalJson(pick(copy.logs, logNames))) {
+          this.#failure = new LogsDroppedError(copy.record.id);
+          throw this.#failure;
+        }
+        this.#proven = true;
+      }
+      return outcome;
+    })();
+    const probe = run.finally(() => {
+      this.#probe = null;
+    });
+    // Waiting writers see the failure; with none waiting it must not count as unhandled.
+    probe.catch(() => undefined);
+    this.#probe = probe;
+    return run;
+  }
+}
+
+function pick<T>(object: Record<string, T>, keys: readonly string[]): Record<string, T> {
+  return Object.fromEntries(keys.map((key) => [key, object[key] as T]));
+}
+
+/**
  * Names what differs between a session and its copy: record fields, then `log:<name>`. Objects compare
  * by content, whatever their key order (Postgres `jsonb` sorts keys).
  */

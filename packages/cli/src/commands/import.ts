@@ -4,7 +4,7 @@ import { UsageError } from '../args.js';
 import type { Command, Context } from '../context.js';
 import { parseHeader, parseSessionLine } from '../export-format.js';
 import { formatCount } from '../output/times.js';
-import { type WriteOutcome, writeSession } from '../transfer.js';
+import { CheckedWriter, type WriteOutcome } from '../transfer.js';
 
 /** A session the target already holds in another version: reported, never overwritten. */
 interface Conflict {
@@ -91,6 +91,7 @@ Examples:
       progress.add();
     };
 
+    const writer = new CheckedWriter(store);
     const pending = new Set<Promise<void>>();
     let stopped: ImportStopped | null = null;
     const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
@@ -121,7 +122,8 @@ Examples:
           stopped = new ImportStopped('input', line, messageOf(error));
           break;
         }
-        const task: Promise<void> = writeSession(store, copy, now)
+        const task: Promise<void> = writer
+          .write(copy, () => now)
           .then((outcome) => tally(outcome, copy.record.id, line))
           .catch((error: unknown) => {
             stopped ??= new ImportStopped(

@@ -3,13 +3,13 @@ import { UsageError } from '../args.js';
 import { type Command, type Context, displayUrl, InterruptedError } from '../context.js';
 import { formatCount } from '../output/times.js';
 import {
+  CheckedWriter,
   compareSessions,
   errorCode,
   listPages,
   mapLimit,
   readLogs,
   readSession,
-  writeSession,
 } from '../transfer.js';
 import { logNames } from './export.js';
 
@@ -133,6 +133,7 @@ async function copyAll(
   const now = context.now();
   const { copy } = summary;
   const progress = context.progress('copy', (await source.stats(now)).total);
+  const writer = new CheckedWriter(target);
   const resume = () =>
     `${formatCount(copy.copied)} sessions were copied by this run before it stopped; run the same command again to resume (copied sessions are skipped).`;
   try {
@@ -143,7 +144,7 @@ async function copyAll(
         if (session === null) copy.vanished++;
         else {
           // The current time, not the listing's: a session that expired meanwhile is not copied.
-          const outcome = await writeSession(target, session, context.now());
+          const outcome = await writer.write(session, () => context.now());
           if (outcome.kind === 'copied') copy.copied++;
           else if (outcome.kind === 'present') copy.alreadyPresent++;
           else if (outcome.kind === 'expired') copy.expired++;
