@@ -138,6 +138,11 @@ export class RedisSessionStore implements SessionStore {
   readonly #inline: boolean;
   #closed = false;
 
+  /**
+   * Checks every option, then (with `url`) creates the client, which connects in the background.
+   * @throws InvalidValueError naming a bad option and what is allowed (`InvalidStoreUrlError` for a URL
+   *   that cannot be read).
+   */
   constructor(options: RedisSessionStoreOptions) {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidValueError('RedisSessionStore needs an options object with url or client');
@@ -222,6 +227,7 @@ export class RedisSessionStore implements SessionStore {
     this.#inline = client.isCluster !== true;
   }
 
+  /** One script inserts the record (and its imported logs), replacing an expired one. */
   async create(record: SessionRecord, options: CreateOptions): Promise<void> {
     return this.#run('create', async () => {
       checkStoreArgs(record?.id);
@@ -258,6 +264,7 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  /** One `HGETALL`: the record and its context live in one hash. */
   async get(
     id: string,
     options: { now: number; owner?: string | null },
@@ -273,6 +280,7 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  /** One script: guards, the context size check, the change, the new expiry of every key. */
   async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
     return this.#run('update', async () => {
       checkStoreArgs(id);
@@ -314,6 +322,7 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  /** One script: guards, seqs, the entries, trimming to `cap`, the record's counters and expiry. */
   async append(
     id: string,
     log: string,
@@ -350,6 +359,7 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  /** One script: guards, then the page's entries fetched by seq arithmetic. */
   async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
     return this.#run('read', async () => {
       checkStoreArgs(id, log);
@@ -383,6 +393,7 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  /** One script unlinks both keys of the session (and, standalone, its index entry). */
   async delete(id: string): Promise<boolean> {
     return this.#run('delete', async () => {
       checkStoreArgs(id);
@@ -392,6 +403,10 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  /**
+   * Walks the id index (or the owner index) in byte order from the cursor, at most 1000 entries per
+   * round trip, then re-reads every candidate: only live records matching the filter are returned.
+   */
   async list(options: ListOptions): Promise<ListPage> {
     return this.#run('list', async () => {
       checkNow(options?.now);
@@ -443,6 +458,10 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  /**
+   * Deletes sessions due by the expiry index through a per-session script that checks the record itself.
+   * Returns how many it deleted; sessions Redis had already expired are dropped from the index, uncounted.
+   */
   async sweep(now: number, options: SweepOptions = {}): Promise<number> {
     return this.#run('sweep', async () => {
       checkNow(now);
@@ -466,6 +485,7 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  /** One script over the index: running sums per state, minus the entries already past expiry. */
   async stats(now: number): Promise<StoreStats> {
     return this.#run('stats', async () => {
       checkNow(now);
@@ -510,6 +530,10 @@ export class RedisSessionStore implements SessionStore {
       await this.#connected();
       return await body();
     } catch (error) {
+      // ioredis can fail a command without any I/O (a socket that just died, before its close event). A
+      // caller retrying such failures in a loop would then never give the event loop a turn, the close
+      // would never be processed and the client could never reconnect; failing a turn later avoids that.
+      await new Promise((resolve) => setImmediate(resolve));
       throw toStoreError(error, `Redis ${what}`);
     }
   }

@@ -155,6 +155,7 @@ describe('redis store: the server dies and comes back', () => {
     await store.create(record, { now });
     const pending = new Map<number, string>();
     const failed = new Set<string>();
+    const reasons = new Map<string, number>();
     let acknowledged = 0;
     let healed = false;
     let ackedAfterHealing = 0;
@@ -167,21 +168,31 @@ describe('redis store: the server dies and comes back', () => {
           await store.append(record.id, 'history', [data], { now });
           acknowledged++;
           if (healed) ackedAfterHealing++;
-        } catch {
+        } catch (error) {
           failed.add(JSON.stringify(data));
+          const reason = String((error as Error).message);
+          reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+          await pause(20);
         }
       }
     });
-    await waitUntil(async () => acknowledged >= 100, '100 acknowledged appends');
-    proxy.cut();
-    // Only appends already sent when the network went away may have been applied.
-    const inFlightAtCut = new Set(pending.values());
-    await waitUntil(async () => failed.size >= 40, 'appends failing during the partition');
-    proxy.heal();
-    healed = true;
-    await waitUntil(async () => ackedAfterHealing >= 50, 'appends succeeding after healing');
-    stop = true;
-    await Promise.all(lanes);
+    let inFlightAtCut = new Set<string>();
+    try {
+      await waitUntil(async () => acknowledged >= 100, '100 acknowledged appends');
+      proxy.cut();
+      // Only appends already sent when the network went away may have been applied.
+      inFlightAtCut = new Set(pending.values());
+      await waitUntil(async () => failed.size >= 40, 'appends failing during the partition');
+      proxy.heal();
+      healed = true;
+      await waitUntil(
+        async () => ackedAfterHealing >= 50,
+        `appends succeeding after healing (client ${store.client.status}, failures ${JSON.stringify([...reasons])})`,
+      );
+    } finally {
+      stop = true;
+      await Promise.all(lanes);
+    }
 
     const written = (await store.read(record.id, 'history', { now })).map((entry) =>
       JSON.stringify(entry.data),
@@ -194,4 +205,22 @@ describe('redis store: the server dies and comes back', () => {
     await store.close();
     await proxy.close();
   }, 60_000);
+
+  it('reports a failure only after the event loop had a turn, so callers retrying in a loop cannot starve reconnection', async () => {
+    const store = new RedisSessionStore({
+      url: `redis://127.0.0.1:${await sparePort()}?prefix=spin`,
+    });
+    store.client.disconnect();
+    await waitUntil(async () => store.client.status === 'end', 'the client to end');
+    let hadTurn = false;
+    setImmediate(() => {
+      hadTurn = true;
+    });
+    const now = Date.now();
+    await expect(store.get(makeRecord(now).id, { now })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    expect(hadTurn).toBe(true);
+    await store.close();
+  });
 });
