@@ -15,9 +15,10 @@ import {
 } from './servers.js';
 
 /*
- * A private redis-server with every write fsynced before it is acknowledged (appendonly yes,
- * appendfsync always) is killed with SIGKILL while clients append, then restarted on the same port and
- * directory. The store instance is never recreated.
+ * Private redis-servers with every write fsynced before it is acknowledged (appendonly yes, appendfsync
+ * always): one is killed with SIGKILL while appends are in flight and restarted on the same port and
+ * directory, one starts only after the store, one sits behind a TCP proxy that cuts the network. The
+ * store instance is never recreated.
  */
 const directory = mkdtempSync(join(tmpdir(), 'mcp-session-redis-fault-'));
 const servers: RedisServer[] = [];
@@ -51,7 +52,7 @@ async function kill(server: RedisServer): Promise<void> {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('redis store: the server dies and comes back', () => {
+describe('redis store: failures', () => {
   it('fails in-flight appends with STORE_UNAVAILABLE, recovers on its own, and loses nothing acknowledged', async () => {
     const port = await sparePort();
     let server = await start(port);
@@ -86,16 +87,20 @@ describe('redis store: the server dies and comes back', () => {
       }
     });
 
-    await waitUntil(async () => acknowledged.size >= 300, '300 acknowledged appends');
-    await kill(server);
-    const failuresAtKill = failures.length;
-    await waitUntil(async () => failures.length >= failuresAtKill + 8, 'appends failing');
-    const persistedAtKill = persisted(port);
-    server = await start(port);
-    restarted = true;
-    await waitUntil(async () => ackedAfterRestart >= 100, 'appends succeeding after the restart');
-    stop = true;
-    await Promise.all(lanes);
+    let persistedAtKill = '';
+    try {
+      await waitUntil(async () => acknowledged.size >= 300, '300 acknowledged appends');
+      await kill(server);
+      const failuresAtKill = failures.length;
+      await waitUntil(async () => failures.length >= failuresAtKill + 8, 'appends failing');
+      persistedAtKill = persisted(port);
+      server = await start(port);
+      restarted = true;
+      await waitUntil(async () => ackedAfterRestart >= 100, 'appends succeeding after the restart');
+    } finally {
+      stop = true;
+      await Promise.all(lanes);
+    }
 
     expect(failures.length).toBeGreaterThan(0);
     for (const failure of failures) {
