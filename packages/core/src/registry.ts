@@ -121,7 +121,8 @@ export function parsePathUrl(url: string): {
   return { scheme, path, params };
 }
 
-async function importAdapter(
+/** Loads the adapter package of a built-in scheme (exported for tests, not from the package). */
+export async function importAdapter(
   scheme: string,
   packages: readonly string[],
 ): Promise<StoreAdapterModule> {

@@ -8,6 +8,7 @@ import {
   type SessionStore,
   StorePackageMissingError,
 } from '../src/index.js';
+import { importAdapter } from '../src/registry.js';
 
 describe('createStore', () => {
   it('names what is wrong with a malformed URL', async () => {
@@ -19,17 +20,24 @@ describe('createStore', () => {
   });
 
   it('names the packages to install when a backend is missing', async () => {
-    // Core depends on no adapter, so from here every built-in backend is "not installed".
-    const error = await createStore('sqlite:./x.db').catch((caught: unknown) => caught);
+    // Every built-in adapter is installed in this workspace, so the missing one is made up.
+    const error = await importAdapter('sqlite', [
+      '@mcp-session/not-installed',
+      'better-sqlite3',
+    ]).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(StorePackageMissingError);
     expect((error as Error).message).toBe(
-      'The "sqlite:" session store needs @mcp-session/sqlite and better-sqlite3. Install it: npm install @mcp-session/sqlite better-sqlite3',
+      'The "sqlite:" session store needs @mcp-session/not-installed and better-sqlite3. Install it: npm install @mcp-session/not-installed better-sqlite3',
     );
-    await expect(createStore('postgresql://u@h/db')).rejects.toThrow(
-      /npm install @mcp-session\/postgres pg/,
-    );
-    await expect(createStore('rediss://h:6380')).rejects.toThrow(
-      /npm install @mcp-session\/redis ioredis/,
+    expect((error as StorePackageMissingError).packages).toEqual([
+      '@mcp-session/not-installed',
+      'better-sqlite3',
+    ]);
+  });
+
+  it('reports an adapter that does not export storeFromUrl', async () => {
+    await expect(importAdapter('x', ['@mcp-session/core'])).rejects.toThrow(
+      '@mcp-session/core does not export storeFromUrl(url)',
     );
   });
 
