@@ -23,6 +23,13 @@ export interface PostgresSessionStoreOptions {
    * deploy step (`migrate()`); the store then refuses to work on a schema that is not up to date.
    */
   autoMigrate?: boolean;
+  /**
+   * Send queries as named prepared statements, so each pooled connection plans a query once instead of on
+   * every call (planning costs more than running most of this store's queries). Default true. Turn it
+   * off behind a pooler that cannot keep prepared statements across transactions (PgBouncer in
+   * transaction mode before 1.21).
+   */
+  preparedStatements?: boolean;
 }
 
 /** What the store and `migrate` work with, once options are checked. */
@@ -32,6 +39,7 @@ export interface ResolvedConnection {
   ownsPool: boolean;
   schema: string;
   autoMigrate: boolean;
+  preparedStatements: boolean;
 }
 
 /** Connection defaults for pools the store creates. */
@@ -39,7 +47,7 @@ const DEFAULT_APPLICATION_NAME = 'mcp-session';
 const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
 
 /** Query parameters this store reads from a URL itself. */
-const STORE_PARAMS = ['schema', 'autoMigrate', 'poolSize', 'connect_timeout'];
+const STORE_PARAMS = ['schema', 'autoMigrate', 'preparedStatements', 'poolSize', 'connect_timeout'];
 /** Query parameters handed through to the `pg` driver. */
 const DRIVER_PARAMS = [
   'application_name',
@@ -83,8 +91,8 @@ export function quoteIdentifier(name: string): string {
 }
 
 /**
- * Turns the connection option into a pool, reading the store's own URL parameters. Explicit `schema` and
- * `autoMigrate` options win over URL parameters.
+ * Turns the connection option into a pool, reading the store's own URL parameters. Explicit `schema`,
+ * `autoMigrate` and `preparedStatements` options win over URL parameters.
  */
 export function resolveConnection(
   options: PostgresSessionStoreOptions,
@@ -98,22 +106,29 @@ export function resolveConnection(
   const { connection } = options;
   // Checked before a pool exists, so bad options never leave one behind.
   const schema = options.schema === undefined ? undefined : checkSchemaName(options.schema);
-  if (options.autoMigrate !== undefined && typeof options.autoMigrate !== 'boolean') {
-    throw new InvalidValueError(
-      `autoMigrate must be true or false, got ${String(options.autoMigrate)}`,
-    );
+  for (const name of ['autoMigrate', 'preparedStatements'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+      throw new InvalidValueError(`${name} must be true or false, got ${String(options[name])}`);
+    }
   }
   let resolved: ResolvedConnection;
   if (typeof connection === 'string') {
     resolved = fromUrl(connection);
   } else if (isPool(connection)) {
-    resolved = { pool: connection, ownsPool: false, schema: 'public', autoMigrate: true };
+    resolved = {
+      pool: connection,
+      ownsPool: false,
+      schema: 'public',
+      autoMigrate: true,
+      preparedStatements: true,
+    };
   } else if (typeof connection === 'object' && connection !== null) {
     resolved = {
       pool: createPool(connection),
       ownsPool: true,
       schema: 'public',
       autoMigrate: true,
+      preparedStatements: true,
     };
   } else {
     throw new InvalidValueError(
@@ -122,6 +137,9 @@ export function resolveConnection(
   }
   if (schema !== undefined) resolved.schema = schema;
   if (options.autoMigrate !== undefined) resolved.autoMigrate = options.autoMigrate;
+  if (options.preparedStatements !== undefined) {
+    resolved.preparedStatements = options.preparedStatements;
+  }
   return resolved;
 }
 
@@ -176,10 +194,8 @@ function fromUrl(url: string): ResolvedConnection {
     }
   }
   const schema = params.get('schema');
-  const autoMigrate = params.get('autoMigrate');
-  if (autoMigrate !== null && autoMigrate !== 'true' && autoMigrate !== 'false') {
-    throw new InvalidStoreUrlError(`autoMigrate must be "true" or "false", got "${autoMigrate}"`);
-  }
+  const autoMigrate = booleanParam(params, 'autoMigrate');
+  const preparedStatements = booleanParam(params, 'preparedStatements');
   const config: PoolConfig = {};
   const poolSize = params.get('poolSize');
   if (poolSize !== null) config.max = positiveInteger(poolSize, 'poolSize');
@@ -194,8 +210,18 @@ function fromUrl(url: string): ResolvedConnection {
     pool: createPool(config),
     ownsPool: true,
     schema: schema === null ? 'public' : checkSchemaNameInUrl(schema),
-    autoMigrate: autoMigrate !== 'false',
+    autoMigrate,
+    preparedStatements,
   };
+}
+
+/** A true/false URL parameter, true when absent. */
+function booleanParam(params: URLSearchParams, name: string): boolean {
+  const value = params.get(name);
+  if (value !== null && value !== 'true' && value !== 'false') {
+    throw new InvalidStoreUrlError(`${name} must be "true" or "false", got "${value}"`);
+  }
+  return value !== 'false';
 }
 
 function checkSchemaNameInUrl(schema: string): string {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type AppendOptions,
   type AppendResult,
@@ -102,6 +103,7 @@ export class PostgresSessionStore implements SessionStore {
   readonly #pool: Pool;
   readonly #ownsPool: boolean;
   readonly #autoMigrate: boolean;
+  readonly #preparedStatements: boolean;
   readonly #sessions: string;
   readonly #logs: string;
   readonly #entries: string;
@@ -121,6 +123,7 @@ export class PostgresSessionStore implements SessionStore {
     this.#pool = resolved.pool;
     this.#ownsPool = resolved.ownsPool;
     this.#autoMigrate = resolved.autoMigrate;
+    this.#preparedStatements = resolved.preparedStatements;
     this.schema = resolved.schema;
     const schema = quoteIdentifier(resolved.schema);
     this.#sessions = `${schema}.mcp_sessions`;
@@ -530,7 +533,8 @@ export class PostgresSessionStore implements SessionStore {
   ): Promise<QueryResult<R>> {
     await this.#ready();
     try {
-      return await this.#pool.query<R>(text, values);
+      if (!this.#preparedStatements) return await this.#pool.query<R>(text, values);
+      return await this.#pool.query<R>({ name: statementName(text), text, values });
     } catch (error) {
       if (this.#closing) throw new StoreClosedError();
       throw toStoreError(error, `Postgres ${what}`);
@@ -544,6 +548,16 @@ export class PostgresSessionStore implements SessionStore {
  */
 export function storeFromUrl(url: string): Promise<PostgresSessionStore> {
   return PostgresSessionStore.open({ connection: url });
+}
+
+/**
+ * A prepared statement's name, derived from its text (which includes the schema), so every distinct
+ * query gets one name and stores on other schemas never collide. Values never go into the text (context
+ * keys travel as one jsonb or text[] parameter), so the texts, and the statements each connection keeps,
+ * are bounded by the combinations of options.
+ */
+function statementName(text: string): string {
+  return `mcp_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
 }
 
 /** The guards every record-targeting primitive applies, in SQL, on the row aliased `alias`. */

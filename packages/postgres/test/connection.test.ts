@@ -114,6 +114,35 @@ describe('connection inputs', () => {
     expect(created.rows).toEqual([{ nspname: fromOption }]);
   });
 
+  it('queries are named prepared statements unless preparedStatements is off', async () => {
+    const prepared = async (connection: pg.Pool) => {
+      const result = await connection.query<{ count: string }>(
+        "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'mcp\\_%'",
+      );
+      return Number(result.rows[0]?.count);
+    };
+    for (const [preparedStatements, expected] of [
+      [true, (n: number) => expect(n).toBeGreaterThan(0)],
+      [false, (n: number) => expect(n).toBe(0)],
+    ] as const) {
+      // One connection, so the statements the store prepared are visible to the next query on it.
+      const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+      const store = new PostgresSessionStore({
+        connection: pool,
+        schema: schema(),
+        preparedStatements,
+      });
+      await roundTrip(store);
+      await roundTrip(store);
+      expected(await prepared(pool));
+      await store.close();
+      await pool.end();
+    }
+    const byUrl = await storeFromUrl(urlWith({ schema: schema(), preparedStatements: 'false' }));
+    await roundTrip(byUrl);
+    await byUrl.close();
+  });
+
   it('the default schema is public, with every table prefixed mcp_session', () => {
     const store = new PostgresSessionStore({ connection: POSTGRES_URL });
     expect(store.schema).toBe('public');
@@ -140,12 +169,11 @@ describe('bad options', () => {
         }),
       );
     }
-    expect(construct({ connection: POSTGRES_URL, autoMigrate: 'no' })).toThrow(
-      expect.objectContaining({
-        code: 'INVALID_VALUE',
-        message: expect.stringContaining('autoMigrate'),
-      }),
-    );
+    for (const name of ['autoMigrate', 'preparedStatements']) {
+      expect(construct({ connection: POSTGRES_URL, [name]: 'no' })).toThrow(
+        expect.objectContaining({ code: 'INVALID_VALUE', message: expect.stringContaining(name) }),
+      );
+    }
   });
 
   it('rejects bad URLs with INVALID_STORE_URL naming the problem, never printing the password', async () => {
@@ -158,6 +186,7 @@ describe('bad options', () => {
       ],
       [`${base}?schema=has-dash`, /schema must be a schema name/],
       [`${base}?autoMigrate=maybe`, /autoMigrate must be "true" or "false"/],
+      [`${base}?preparedStatements=0`, /preparedStatements must be "true" or "false"/],
       [`${base}?poolSize=0`, /poolSize must be a positive integer/],
       [`${base}?poolSize=ten`, /poolSize must be a positive integer/],
       [`${base}?connect_timeout=-1`, /connect_timeout must be a positive integer/],
