@@ -76,6 +76,7 @@ export {
   isExpired,
   isVisibleTo,
   slidingExpiry,
+  tallyRecord,
   toStoreError,
 } from './store-kit.js';
 export {

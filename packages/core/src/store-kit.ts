@@ -172,6 +172,27 @@ export function decodeListCursor(cursor: string | null | undefined): string | nu
   return id;
 }
 
+/**
+ * Counts one record into `stats`, for stores that aggregate in JavaScript (those that can should
+ * aggregate in the backend instead).
+ */
+export function tallyRecord(
+  stats: StoreStats,
+  record: Pick<SessionRecord, 'state' | 'expiresAt' | 'messageCount' | 'createdAt'>,
+  now: number,
+): void {
+  if (isExpired(record, now)) {
+    stats.expired++;
+    return;
+  }
+  stats.total++;
+  stats.byState[record.state]++;
+  stats.messages += record.messageCount;
+  if (stats.oldestCreatedAt === null || record.createdAt < stats.oldestCreatedAt) {
+    stats.oldestCreatedAt = record.createdAt;
+  }
+}
+
 /** Stats of an empty store; adapters fill it in. */
 export function emptyStats(): StoreStats {
   return {

@@ -34,6 +34,7 @@ import {
   type StoreStats,
   type SweepOptions,
   slidingExpiry,
+  tallyRecord,
   toStoreError,
   type UpdateOptions,
 } from '@mcp-session/core';
@@ -440,19 +441,7 @@ export class FileSessionStore implements SessionStore {
   async stats(now: number): Promise<StoreStats> {
     return this.#run('stats', async () => {
       const stats = emptyStats();
-      await this.#forEachRecord(async (file) => {
-        const session = file.session;
-        if (isExpired(session, now)) {
-          stats.expired++;
-          return;
-        }
-        stats.total++;
-        stats.byState[session.state]++;
-        stats.messages += session.messageCount;
-        if (stats.oldestCreatedAt === null || session.createdAt < stats.oldestCreatedAt) {
-          stats.oldestCreatedAt = session.createdAt;
-        }
-      });
+      await this.#forEachRecord(async (file) => tallyRecord(stats, file.session, now));
       return stats;
     });
   }

@@ -33,6 +33,7 @@ import {
   type SweepOptions,
   slidingExpiry,
   systemClock,
+  tallyRecord,
   type UpdateOptions,
 } from '@mcp-session/core';
 import { ExpiryQueue } from './expiry-queue.js';
@@ -244,18 +245,7 @@ export class MemorySessionStore implements SessionStore {
   async stats(now: number): Promise<StoreStats> {
     this.#open();
     const stats = emptyStats();
-    for (const { record } of this.#sessions.values()) {
-      if (isExpired(record, now)) {
-        stats.expired++;
-        continue;
-      }
-      stats.total++;
-      stats.byState[record.state]++;
-      stats.messages += record.messageCount;
-      if (stats.oldestCreatedAt === null || record.createdAt < stats.oldestCreatedAt) {
-        stats.oldestCreatedAt = record.createdAt;
-      }
-    }
+    for (const { record } of this.#sessions.values()) tallyRecord(stats, record, now);
     return stats;
   }
 
