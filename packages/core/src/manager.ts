@@ -654,12 +654,14 @@ export class SessionManager {
    * Moves the session to `to` if the state machine allows it from its current state. The write is
    * guarded by the state it was read in, so of several racing transitions exactly one wins; the others
    * get `VersionConflictError` and may re-read and decide again. Moving to `closed` leaves a tombstone
-   * for `closedRetentionMs`, as `closeSession` does.
+   * for `closedRetentionMs`, as `closeSession` does. A transition counts as activity (it slides the
+   * expiry) unless `recordActivity` is false, e.g. when a server marks a session idle because nobody used
+   * it.
    */
   async transitionState(
     id: string,
     to: SessionState,
-    options: AccessOptions = {},
+    options: AccessOptions & { recordActivity?: boolean } = {},
   ): Promise<Session> {
     if (!Object.hasOwn(SESSION_TRANSITIONS, to)) {
       throw new InvalidValueError(`Unknown session state ${JSON.stringify(to)}`);
@@ -675,7 +677,9 @@ export class SessionManager {
       const change: SessionChange =
         to === 'closed'
           ? { state: to, lastActivityAt: now, expiresAt: now + this.closedRetentionMs }
-          : { state: to, touch: this.#touch(now) };
+          : options.recordActivity === false
+            ? { state: to }
+            : { state: to, touch: this.#touch(now) };
       const updated = await this.store.update(storageId, change, {
         now,
         owner,

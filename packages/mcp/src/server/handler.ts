@@ -3,6 +3,7 @@ import {
   assertValidId,
   type Clock,
   createStore,
+  InvalidTransitionError,
   InvalidValueError,
   type JsonObject,
   PayloadTooLargeError,
@@ -684,24 +685,26 @@ export class McpSessionHandler {
 
   /**
    * Marks an evicted session idle in the store, unless another instance used it within `evictAfterMs`.
-   * Written straight to the store: `transitionState` would also slide the expiry, and eviction is not
-   * activity.
+   * Eviction is not activity, so the transition leaves the expiry where it is.
    */
   async #markIdle(live: LiveSession): Promise<void> {
     const { manager } = this;
     try {
       const now = manager.clock.now();
-      const storageId = manager.storageId(live.id);
-      const record = await manager.store.get(storageId, { now, owner: live.owner });
+      const record = await manager.store.get(manager.storageId(live.id), {
+        now,
+        owner: live.owner,
+      });
       if (record?.state !== 'active' || record.owner !== live.owner) return;
       if (now - record.lastActivityAt < this.#evictAfterMs) return;
-      await manager.store.update(
-        storageId,
-        { state: 'idle' },
-        { now, owner: live.owner, expectedState: 'active' },
-      );
+      await manager.transitionState(live.id, 'idle', { owner: live.owner, recordActivity: false });
     } catch (error) {
-      if (!(error instanceof VersionConflictError || error instanceof SessionNotFoundError)) {
+      // Another request or instance changed the session meanwhile: it is not idle, nothing to do.
+      const changed =
+        error instanceof VersionConflictError ||
+        error instanceof SessionNotFoundError ||
+        error instanceof InvalidTransitionError;
+      if (!changed) {
         this.#report(error, live.id);
       }
     }

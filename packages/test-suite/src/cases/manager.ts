@@ -184,6 +184,27 @@ export const managerCases: ConformanceCase[] = [
   },
   {
     group: 'manager',
+    name: 'a transition slides the expiry, unless it is told not to record activity',
+    async run(t) {
+      const manager = t.manager({ idleTimeoutMs: 10_000 });
+      const session = await manager.createSession();
+      const later = t.clock.advance(5_000);
+      const idle = await manager.transitionState(session.id, 'idle', { recordActivity: false });
+      expect(idle).toMatchObject({
+        state: 'idle',
+        lastActivityAt: session.createdAt,
+        expiresAt: session.expiresAt,
+      });
+      const active = await manager.transitionState(session.id, 'active');
+      expect(active).toMatchObject({
+        state: 'active',
+        lastActivityAt: later,
+        expiresAt: later + 10_000,
+      });
+    },
+  },
+  {
+    group: 'manager',
     name: 'a suspended session can be read but refuses writes until resumed; idle sessions accept writes',
     async run(t) {
       const manager = t.manager();
