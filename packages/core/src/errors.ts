@@ -156,7 +156,9 @@ export class PayloadTooLargeError extends SessionError {
 
 /**
  * The backend could not be reached or failed mid-operation (connection refused or dropped, timeout,
- * I/O error). The operation may or may not have been applied; retry once the backend is back.
+ * I/O error). The operation may or may not have been applied; retry once the backend is back, after
+ * re-reading when the write was not idempotent. (A driver that queues commands while offline could
+ * even apply it later; the built-in stores configure their own clients never to resend a failed one.)
  */
 export class StoreUnavailableError extends SessionError {
   readonly code: SessionErrorCode = 'STORE_UNAVAILABLE';
