@@ -2,7 +2,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  adapterAvailable,
   auth,
   callTool,
   connectHandleClient,
@@ -225,92 +224,87 @@ describe('a server without authentication', () => {
 });
 
 const DURABLE_STORES = [
-  { name: 'SQLite', adapter: 'sqlite', open: sqliteStore },
-  { name: 'Redis', adapter: 'redis', open: redisStore },
+  { name: 'SQLite', open: sqliteStore },
+  { name: 'Redis', open: redisStore },
 ];
 
-describe.each(DURABLE_STORES)('restart on the $name store', ({ adapter, open }) => {
-  it.skipIf(!adapterAvailable(adapter))(
-    'a handle minted before a SIGKILL works after the restart',
-    async () => {
-      const store = await open();
-      try {
-        const env = { SESSION_STORE_URL: store.url, MCP_TOKENS: TOKENS_ENV };
-        const first = await startServer({ ...env, INSTANCE_NAME: 'before-crash' });
-        const client = await connectHandleClient(first.url, 'alice');
-        const { handle } = await openState(client.client);
-        await callTool(client.client, 'remember', { handle, key: 'city', value: 'Lyon' });
+describe.each(DURABLE_STORES)('restart on the $name store', ({ open }) => {
+  it('a handle minted before a SIGKILL works after the restart', async () => {
+    const store = await open();
+    try {
+      const env = { SESSION_STORE_URL: store.url, MCP_TOKENS: TOKENS_ENV };
+      const first = await startServer({ ...env, INSTANCE_NAME: 'before-crash' });
+      const client = await connectHandleClient(first.url, 'alice');
+      const { handle } = await openState(client.client);
+      await callTool(client.client, 'remember', { handle, key: 'city', value: 'Lyon' });
 
-        expect(await first.stop('SIGKILL')).toBeNull();
-        const second = await startServer({ ...env, INSTANCE_NAME: 'after-restart' }, first.port);
+      expect(await first.stop('SIGKILL')).toBeNull();
+      const second = await startServer({ ...env, INSTANCE_NAME: 'after-restart' }, first.port);
 
-        // The same client object: the 2026 protocol has no session for the restart to break.
-        expect(textOf(await callTool(client.client, 'recall', { handle, key: 'city' }))).toEqual({
-          key: 'city',
-          value: 'Lyon',
-        });
-        expect(textOf(await callTool(client.client, 'state_info', { handle }))).toMatchObject({
-          owner: 'alice',
-          instance: 'after-restart',
-          messageCount: 2,
-        });
-        await client.client.close();
-        await second.stop();
-      } finally {
-        await store.cleanup();
-      }
-    },
-  );
+      // The same client object: the 2026 protocol has no session for the restart to break.
+      expect(textOf(await callTool(client.client, 'recall', { handle, key: 'city' }))).toEqual({
+        key: 'city',
+        value: 'Lyon',
+      });
+      expect(textOf(await callTool(client.client, 'state_info', { handle }))).toMatchObject({
+        owner: 'alice',
+        instance: 'after-restart',
+        messageCount: 2,
+      });
+      await client.client.close();
+      await second.stop();
+    } finally {
+      await store.cleanup();
+    }
+  });
 });
 
 const SHARED_STORES = [
-  { name: 'Redis', adapter: 'redis', open: redisStore },
-  { name: 'Postgres', adapter: 'postgres', open: postgresStore },
+  { name: 'Redis', open: redisStore },
+  { name: 'Postgres', open: postgresStore },
 ];
 
-describe.each(SHARED_STORES)('two instances sharing $name', ({ adapter, open }) => {
-  it.skipIf(!adapterAvailable(adapter))(
-    'a handle works on both, alternately, behind a round-robin proxy',
-    async () => {
-      const store = await open();
+describe.each(SHARED_STORES)('two instances sharing $name', ({ open }) => {
+  it('a handle works on both, alternately, behind a round-robin proxy', async () => {
+    const store = await open();
+    try {
+      const env = { SESSION_STORE_URL: store.url, MCP_TOKENS: TOKENS_ENV };
+      const [a, b] = await Promise.all([
+        startServer({ ...env, INSTANCE_NAME: 'instance-a' }),
+        startServer({ ...env, INSTANCE_NAME: 'instance-b' }),
+      ]);
+      if (!a || !b) throw new Error('servers did not start');
+      const proxy = await startRoundRobinProxy([a.url, b.url]);
       try {
-        const env = { SESSION_STORE_URL: store.url, MCP_TOKENS: TOKENS_ENV };
-        const [a, b] = await Promise.all([
-          startServer({ ...env, INSTANCE_NAME: 'instance-a' }),
-          startServer({ ...env, INSTANCE_NAME: 'instance-b' }),
-        ]);
-        if (!a || !b) throw new Error('servers did not start');
-        const proxy = await startRoundRobinProxy([a.url, b.url]);
-        try {
-          const { client } = await connectHandleClient(proxy.url, 'alice');
-          const { handle } = await openState(client);
-          const instances = new Set<string>();
-          for (let turn = 0; turn < 4; turn++) {
-            await callTool(client, 'remember', { handle, key: `turn${turn}`, value: String(turn) });
-            expect(
-              textOf(await callTool(client, 'recall', { handle, key: `turn${turn}` })),
-            ).toEqual({ key: `turn${turn}`, value: String(turn) });
-            const info = textOf(await callTool(client, 'state_info', { handle })) as {
-              instance: string;
-            };
-            instances.add(info.instance);
-          }
-          expect(instances).toEqual(new Set(['instance-a', 'instance-b']));
-          expect(proxy.hits.every((count) => count > 3)).toBe(true);
-          const history = textOf(await callTool(client, 'history', { handle, limit: 100 }));
-          expect(history).toHaveLength(8);
-          // Another user, through either instance, cannot use it.
-          const bob = await connectHandleClient(proxy.url, 'bob');
-          expectNotFound(await callTool(bob.client, 'recall', { handle, key: 'turn0' }));
-          expectNotFound(await callTool(bob.client, 'recall', { handle, key: 'turn0' }));
-          await Promise.all([client.close(), bob.client.close()]);
-        } finally {
-          await proxy.close();
-          await Promise.all([a.stop(), b.stop()]);
+        const { client } = await connectHandleClient(proxy.url, 'alice');
+        const { handle } = await openState(client);
+        const instances = new Set<string>();
+        for (let turn = 0; turn < 4; turn++) {
+          await callTool(client, 'remember', { handle, key: `turn${turn}`, value: String(turn) });
+          expect(textOf(await callTool(client, 'recall', { handle, key: `turn${turn}` }))).toEqual({
+            key: `turn${turn}`,
+            value: String(turn),
+          });
+          const info = textOf(await callTool(client, 'state_info', { handle })) as {
+            instance: string;
+          };
+          instances.add(info.instance);
         }
+        expect(instances).toEqual(new Set(['instance-a', 'instance-b']));
+        expect(proxy.hits.every((count) => count > 3)).toBe(true);
+        const history = textOf(await callTool(client, 'history', { handle, limit: 100 }));
+        expect(history).toHaveLength(8);
+        // Another user, through either instance, cannot use it.
+        const bob = await connectHandleClient(proxy.url, 'bob');
+        expectNotFound(await callTool(bob.client, 'recall', { handle, key: 'turn0' }));
+        expectNotFound(await callTool(bob.client, 'recall', { handle, key: 'turn0' }));
+        await Promise.all([client.close(), bob.client.close()]);
       } finally {
-        await store.cleanup();
+        await proxy.close();
+        await Promise.all([a.stop(), b.stop()]);
       }
-    },
-  );
+    } finally {
+      await store.cleanup();
+    }
+  });
 });

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import {
   createServer,
@@ -18,7 +17,6 @@ import {
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 
 export const APP_DIR = join(import.meta.dirname, '..');
-const PACKAGES_DIR = join(APP_DIR, '..', '..', 'packages');
 
 /** Bearer tokens the test servers accept, and the owners they map to. */
 export const TOKENS = {
@@ -108,11 +106,6 @@ export interface TestStore {
 
 function suffix(): string {
   return randomBytes(6).toString('hex');
-}
-
-/** Whether an adapter package has landed in the workspace (its source entry point exists). */
-export function adapterAvailable(name: string): boolean {
-  return existsSync(join(PACKAGES_DIR, name, 'src', 'index.ts'));
 }
 
 export async function sqliteStore(): Promise<TestStore> {

@@ -1,7 +1,6 @@
 import { connectRecoveringClient } from '@mcp-session/mcp';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  adapterAvailable,
   auth,
   openSse,
   postgresStore,
@@ -19,35 +18,32 @@ import {
 afterAll(stopAllServers);
 
 const SHARED_STORES = [
-  { name: 'Redis', adapter: 'redis', open: redisStore },
-  { name: 'Postgres', adapter: 'postgres', open: postgresStore },
+  { name: 'Redis', open: redisStore },
+  { name: 'Postgres', open: postgresStore },
 ];
 
-describe.each(SHARED_STORES)('two instances sharing $name', ({ adapter, open }) => {
-  it.skipIf(!adapterAvailable(adapter))(
-    'serve one conversation alternating between them, and resume an SSE stream on the other instance',
-    async () => {
-      const store: TestStore = await open();
+describe.each(SHARED_STORES)('two instances sharing $name', ({ open }) => {
+  it('serve one conversation alternating between them, and resume an SSE stream on the other instance', async () => {
+    const store: TestStore = await open();
+    try {
+      const env = { SESSION_STORE_URL: store.url, MCP_TOKENS: TOKENS_ENV };
+      const [a, b] = await Promise.all([
+        startServer({ ...env, INSTANCE_NAME: 'instance-a' }),
+        startServer({ ...env, INSTANCE_NAME: 'instance-b' }),
+      ]);
+      if (!a || !b) throw new Error('servers did not start');
+      const proxy = await startRoundRobinProxy([a.url, b.url]);
       try {
-        const env = { SESSION_STORE_URL: store.url, MCP_TOKENS: TOKENS_ENV };
-        const [a, b] = await Promise.all([
-          startServer({ ...env, INSTANCE_NAME: 'instance-a' }),
-          startServer({ ...env, INSTANCE_NAME: 'instance-b' }),
-        ]);
-        if (!a || !b) throw new Error('servers did not start');
-        const proxy = await startRoundRobinProxy([a.url, b.url]);
-        try {
-          await conversationThroughProxy(proxy);
-          await sseResumeOnOtherInstance(a.url, b.url);
-        } finally {
-          await proxy.close();
-          await Promise.all([a.stop(), b.stop()]);
-        }
+        await conversationThroughProxy(proxy);
+        await sseResumeOnOtherInstance(a.url, b.url);
       } finally {
-        await store.cleanup();
+        await proxy.close();
+        await Promise.all([a.stop(), b.stop()]);
       }
-    },
-  );
+    } finally {
+      await store.cleanup();
+    }
+  });
 });
 
 async function conversationThroughProxy(proxy: { url: string; hits: number[] }) {

@@ -2,7 +2,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  adapterAvailable,
   auth,
   fileStore,
   postgresStore,
@@ -17,66 +16,63 @@ import {
 
 afterAll(stopAllServers);
 
-const STORES: { name: string; adapter: string; open: () => Promise<TestStore> }[] = [
-  { name: 'SQLite', adapter: 'sqlite', open: sqliteStore },
-  { name: 'file', adapter: 'file', open: fileStore },
-  { name: 'Redis', adapter: 'redis', open: redisStore },
-  { name: 'Postgres', adapter: 'postgres', open: postgresStore },
+const STORES: { name: string; open: () => Promise<TestStore> }[] = [
+  { name: 'SQLite', open: sqliteStore },
+  { name: 'file', open: fileStore },
+  { name: 'Redis', open: redisStore },
+  { name: 'Postgres', open: postgresStore },
 ];
 
-describe.each(STORES)('restart on the $name store', ({ adapter, open }) => {
-  it.skipIf(!adapterAvailable(adapter))(
-    'a client keeps its session id and context across a SIGKILL and a restart, without re-initializing',
-    async () => {
-      const store = await open();
-      try {
-        const env = { SESSION_STORE_URL: store.url, MCP_TOKENS: TOKENS_ENV };
-        const first = await startServer({ ...env, INSTANCE_NAME: 'before-crash' });
+describe.each(STORES)('restart on the $name store', ({ open }) => {
+  it('a client keeps its session id and context across a SIGKILL and a restart, without re-initializing', async () => {
+    const store = await open();
+    try {
+      const env = { SESSION_STORE_URL: store.url, MCP_TOKENS: TOKENS_ENV };
+      const first = await startServer({ ...env, INSTANCE_NAME: 'before-crash' });
 
-        let initializes = 0;
-        const client = new Client({ name: 'e2e-restart', version: '1.0.0' });
-        const transport = new StreamableHTTPClientTransport(new URL(first.url), {
-          requestInit: { headers: auth('alice') },
-          // Counts the initializes this client sends: there must be exactly one.
-          fetch: (url, init) => {
-            if (typeof init?.body === 'string' && init.body.includes('"method":"initialize"'))
-              initializes++;
-            return fetch(url, init);
-          },
-          reconnectionOptions: {
-            initialReconnectionDelay: 100,
-            maxReconnectionDelay: 100,
-            reconnectionDelayGrowFactor: 1,
-            maxRetries: 0,
-          },
-        });
-        client.onerror = () => {}; // the GET stream breaking at the kill is expected
-        await client.connect(transport);
-        const sessionId = transport.sessionId;
-        await client.callTool({ name: 'remember', arguments: { key: 'city', value: 'Lyon' } });
+      let initializes = 0;
+      const client = new Client({ name: 'e2e-restart', version: '1.0.0' });
+      const transport = new StreamableHTTPClientTransport(new URL(first.url), {
+        requestInit: { headers: auth('alice') },
+        // Counts the initializes this client sends: there must be exactly one.
+        fetch: (url, init) => {
+          if (typeof init?.body === 'string' && init.body.includes('"method":"initialize"'))
+            initializes++;
+          return fetch(url, init);
+        },
+        reconnectionOptions: {
+          initialReconnectionDelay: 100,
+          maxReconnectionDelay: 100,
+          reconnectionDelayGrowFactor: 1,
+          maxRetries: 0,
+        },
+      });
+      client.onerror = () => {}; // the GET stream breaking at the kill is expected
+      await client.connect(transport);
+      const sessionId = transport.sessionId;
+      await client.callTool({ name: 'remember', arguments: { key: 'city', value: 'Lyon' } });
 
-        expect(await first.stop('SIGKILL')).toBeNull();
-        const second = await startServer({ ...env, INSTANCE_NAME: 'after-restart' }, first.port);
+      expect(await first.stop('SIGKILL')).toBeNull();
+      const second = await startServer({ ...env, INSTANCE_NAME: 'after-restart' }, first.port);
 
-        const recall = await client.callTool({ name: 'recall', arguments: { key: 'city' } });
-        expect(textOf(recall)).toEqual({ key: 'city', value: 'Lyon' });
-        expect(transport.sessionId).toBe(sessionId);
-        expect(initializes).toBe(1);
-        const info = textOf(await client.callTool({ name: 'session_info', arguments: {} }));
-        expect(info).toMatchObject({
-          sessionId,
-          owner: 'alice',
-          instance: 'after-restart',
-          messageCount: 2,
-        });
+      const recall = await client.callTool({ name: 'recall', arguments: { key: 'city' } });
+      expect(textOf(recall)).toEqual({ key: 'city', value: 'Lyon' });
+      expect(transport.sessionId).toBe(sessionId);
+      expect(initializes).toBe(1);
+      const info = textOf(await client.callTool({ name: 'session_info', arguments: {} }));
+      expect(info).toMatchObject({
+        sessionId,
+        owner: 'alice',
+        instance: 'after-restart',
+        messageCount: 2,
+      });
 
-        await client.close();
-        await second.stop('SIGKILL');
-      } finally {
-        await store.cleanup();
-      }
-    },
-  );
+      await client.close();
+      await second.stop('SIGKILL');
+    } finally {
+      await store.cleanup();
+    }
+  });
 });
 
 describe('graceful shutdown', () => {

@@ -41,7 +41,6 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   let nativeExpiry: boolean;
 
   beforeAll(async () => {
-    if (backend.skip) return;
     ({ url, drop } = await backend.fresh(dir.path));
     store = await openStore(url);
     nativeExpiry = store.capabilities.nativeExpiry;
@@ -50,7 +49,6 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
     await seed(store, seeded);
   });
   afterAll(async () => {
-    if (backend.skip) return;
     await store.close();
     await drop();
   });
@@ -62,38 +60,35 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
       .map((s) => s.record);
   const byId = (records: { id: string }[]) => records.map((r) => r.id).sort();
 
-  it.skipIf(backend.skip)(
-    'list pages through every live session, in id order, by cursor or --all',
-    async () => {
-      const ids: string[] = [];
-      let cursor: string | null = null;
-      let pages = 0;
-      do {
-        const page: ListJson = await cliJson([
-          'list',
-          '--store',
-          url,
-          '--limit',
-          '20',
-          ...(cursor ? ['--cursor', cursor] : []),
-        ]);
-        expect(page.sessions.length).toBeLessThanOrEqual(20);
-        ids.push(...page.sessions.map((s) => s.id));
-        cursor = page.nextCursor;
-        pages++;
-      } while (cursor !== null);
-      expect(ids).toEqual(byId(live()));
-      expect(pages).toBe(Math.ceil(live().length / 20));
+  it('list pages through every live session, in id order, by cursor or --all', async () => {
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: ListJson = await cliJson([
+        'list',
+        '--store',
+        url,
+        '--limit',
+        '20',
+        ...(cursor ? ['--cursor', cursor] : []),
+      ]);
+      expect(page.sessions.length).toBeLessThanOrEqual(20);
+      ids.push(...page.sessions.map((s) => s.id));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== null);
+    expect(ids).toEqual(byId(live()));
+    expect(pages).toBe(Math.ceil(live().length / 20));
 
-      const all = await cliJson<ListJson>(['list', '--store', url, '--all', '--limit', '9']);
-      expect(all.nextCursor).toBeNull();
-      expect(all.sessions).toEqual(byId(live()).map((id) => expect.objectContaining({ id })));
-      const one = all.sessions.find((s) => s.id === seeded[12]?.record.id);
-      expect(one).toEqual(seeded[12]?.record);
-    },
-  );
+    const all = await cliJson<ListJson>(['list', '--store', url, '--all', '--limit', '9']);
+    expect(all.nextCursor).toBeNull();
+    expect(all.sessions).toEqual(byId(live()).map((id) => expect.objectContaining({ id })));
+    const one = all.sessions.find((s) => s.id === seeded[12]?.record.id);
+    expect(one).toEqual(seeded[12]?.record);
+  });
 
-  it.skipIf(backend.skip)('list filters by state and owner', async () => {
+  it('list filters by state and owner', async () => {
     const suspended = await cliJson<ListJson>([
       'list',
       '--store',
@@ -109,92 +104,77 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
     expect(owned.sessions.length).toBeGreaterThan(0);
   });
 
-  it.skipIf(backend.skip)(
-    'list --expired lists exactly the expired, unswept sessions',
-    async () => {
-      const page = await cliJson<ListJson>(['list', '--store', url, '--expired', '--limit', '100']);
-      expect(page.nextCursor).toBeNull();
-      const ids = byId(page.sessions);
-      // A store that expires data on its own clock may have dropped some already.
-      if (nativeExpiry) for (const id of ids) expect(byId(expired())).toContain(id);
-      else expect(ids).toEqual(byId(expired()));
-    },
-  );
+  it('list --expired lists exactly the expired, unswept sessions', async () => {
+    const page = await cliJson<ListJson>(['list', '--store', url, '--expired', '--limit', '100']);
+    expect(page.nextCursor).toBeNull();
+    const ids = byId(page.sessions);
+    // A store that expires data on its own clock may have dropped some already.
+    if (nativeExpiry) for (const id of ids) expect(byId(expired())).toContain(id);
+    else expect(ids).toEqual(byId(expired()));
+  });
 
-  it.skipIf(backend.skip)(
-    'list prints a table with relative times and the next cursor',
-    async () => {
-      const run = await cli(['list', '--limit', '3'], { env: { SESSION_STORE_URL: url } });
-      expect(run.code).toBe(0);
-      const lines = run.stdout.trim().split('\n');
-      expect(lines[0]).toMatch(/^ID\s+STATE\s+OWNER\s+MESSAGES\s+CREATED\s+LAST ACTIVE\s+EXPIRES$/);
-      expect(lines.slice(1, 4)).toHaveLength(3);
-      for (const line of lines.slice(1, 4)) {
-        expect(line).toMatch(
-          /^[0-9a-f]{64}\s+(active|idle|suspended|closed)\s+\S+\s+\d+\s+1h ago\s+1m ago\s+(never|in 23h|in 1d)$/,
-        );
-      }
-      expect(run.stdout).toMatch(/3 sessions shown\. Next page: --cursor \S+/);
-    },
-  );
-
-  it.skipIf(backend.skip)(
-    'show finds a session by its raw id (hashed) and by its storage id',
-    async () => {
-      const session = seeded[12] as Seeded;
-      const byRaw = await cliJson<ShowJson>(['show', session.sessionId, '--store', url, '-m', '5']);
-      expect(byRaw.matchedBy).toBe('digest');
-      expect(byRaw.expired).toBe(false);
-      expect(byRaw.record).toEqual(session.record);
-      expect(byRaw.retained).toBe(12);
-      expect(byRaw.entries).toEqual(session.history.slice(-5));
-
-      const byStorageId = await cliJson<ShowJson>(['show', session.record.id, '--store', url]);
-      expect(byStorageId.matchedBy).toBe('as-given');
-      expect(byStorageId.record).toEqual(session.record);
-      expect(byStorageId.entries).toEqual(session.history.slice(-10));
-
-      const human = await cli(['show', session.sessionId, '--store', url, '-m', '2']);
-      expect(human.code).toBe(0);
-      expect(human.stdout).toContain(
-        `Storage id   ${session.record.id}  (found by the SHA-256 digest`,
+  it('list prints a table with relative times and the next cursor', async () => {
+    const run = await cli(['list', '--limit', '3'], { env: { SESSION_STORE_URL: url } });
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+STATE\s+OWNER\s+MESSAGES\s+CREATED\s+LAST ACTIVE\s+EXPIRES$/);
+    expect(lines.slice(1, 4)).toHaveLength(3);
+    for (const line of lines.slice(1, 4)) {
+      expect(line).toMatch(
+        /^[0-9a-f]{64}\s+(active|idle|suspended|closed)\s+\S+\s+\d+\s+1h ago\s+1m ago\s+(never|in 23h|in 1d)$/,
       );
-      expect(human.stdout).toContain('"name": "user 12"');
-      expect(human.stdout).toContain('Log "history": 12 entries retained, newest 2 shown:');
-      expect(human.stdout).toMatch(/#12 {2}1m ago {2}assistant: message 11 of 12 — ünïcödé ✓/);
-    },
-  );
+    }
+    expect(run.stdout).toMatch(/3 sessions shown\. Next page: --cursor \S+/);
+  });
 
-  it.skipIf(backend.skip)(
-    'show --no-hash looks the id up only as given; unknown ids exit 1',
-    async () => {
-      const session = seeded[12] as Seeded;
-      const raw = await cli(['show', session.sessionId, '--store', url, '--no-hash']);
-      expect(raw.code).toBe(1);
-      expect(raw.stderr).toContain('no session found');
-      expect(raw.stderr).toContain('the id as given');
-      const unknown = await cli(['show', 'no-such-session', '--store', url]);
-      expect(unknown.code).toBe(1);
-      expect(unknown.stderr).toContain('its SHA-256 digest');
-      const invalid = await cli(['show', 'bad id', '--store', url]);
-      expect(invalid.code).toBe(2);
-      expect(invalid.stderr).toContain('visible ASCII');
-    },
-  );
+  it('show finds a session by its raw id (hashed) and by its storage id', async () => {
+    const session = seeded[12] as Seeded;
+    const byRaw = await cliJson<ShowJson>(['show', session.sessionId, '--store', url, '-m', '5']);
+    expect(byRaw.matchedBy).toBe('digest');
+    expect(byRaw.expired).toBe(false);
+    expect(byRaw.record).toEqual(session.record);
+    expect(byRaw.retained).toBe(12);
+    expect(byRaw.entries).toEqual(session.history.slice(-5));
 
-  it.skipIf(backend.skip)(
-    'show displays an expired session that was not swept yet',
-    async (test) => {
-      // A store with native expiry may have deleted it already; there is nothing to show then.
-      if (nativeExpiry) test.skip();
-      const session = seeded[13] as Seeded;
-      const shown = await cliJson<ShowJson>(['show', session.sessionId, '--store', url]);
-      expect(shown.expired).toBe(true);
-      expect(shown.record).toEqual(session.record);
-    },
-  );
+    const byStorageId = await cliJson<ShowJson>(['show', session.record.id, '--store', url]);
+    expect(byStorageId.matchedBy).toBe('as-given');
+    expect(byStorageId.record).toEqual(session.record);
+    expect(byStorageId.entries).toEqual(session.history.slice(-10));
 
-  it.skipIf(backend.skip)('stats counts by state, messages and the oldest session', async () => {
+    const human = await cli(['show', session.sessionId, '--store', url, '-m', '2']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(
+      `Storage id   ${session.record.id}  (found by the SHA-256 digest`,
+    );
+    expect(human.stdout).toContain('"name": "user 12"');
+    expect(human.stdout).toContain('Log "history": 12 entries retained, newest 2 shown:');
+    expect(human.stdout).toMatch(/#12 {2}1m ago {2}assistant: message 11 of 12 — ünïcödé ✓/);
+  });
+
+  it('show --no-hash looks the id up only as given; unknown ids exit 1', async () => {
+    const session = seeded[12] as Seeded;
+    const raw = await cli(['show', session.sessionId, '--store', url, '--no-hash']);
+    expect(raw.code).toBe(1);
+    expect(raw.stderr).toContain('no session found');
+    expect(raw.stderr).toContain('the id as given');
+    const unknown = await cli(['show', 'no-such-session', '--store', url]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('its SHA-256 digest');
+    const invalid = await cli(['show', 'bad id', '--store', url]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('visible ASCII');
+  });
+
+  it('show displays an expired session that was not swept yet', async (test) => {
+    // A store with native expiry may have deleted it already; there is nothing to show then.
+    if (nativeExpiry) test.skip();
+    const session = seeded[13] as Seeded;
+    const shown = await cliJson<ShowJson>(['show', session.sessionId, '--store', url]);
+    expect(shown.expired).toBe(true);
+    expect(shown.record).toEqual(session.record);
+  });
+
+  it('stats counts by state, messages and the oldest session', async () => {
     const stats = await cliJson<{
       total: number;
       byState: Record<SessionState, number>;
@@ -229,46 +209,43 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
     expect(human.stdout).toMatch(/Oldest +created 1h 00m ago/);
   });
 
-  it.skipIf(backend.skip)(
-    'close leaves a closed tombstone, bypassing owner binding; closing again changes nothing',
-    async () => {
-      const session = seeded[1] as Seeded;
-      expect(session.record.owner).not.toBeNull();
-      const closed = await cliJson<Record<string, unknown>>([
-        'close',
-        session.sessionId,
-        '--store',
-        url,
-        '--retention',
-        '10m',
-      ]);
-      expect(closed).toMatchObject({
-        storageId: session.record.id,
-        matchedBy: 'digest',
-        previousState: 'active',
-        closed: true,
-        changed: true,
-      });
-      const after = await cliJson<ShowJson>(['show', session.record.id, '--store', url, '-m', '0']);
-      expect(after.record.state).toBe('closed');
-      expect(after.record.version).toBe(session.record.version + 1);
-      expect(after.record.expiresAt).toBe(closed.expiresAt);
-      expect(after.record.expiresAt! - after.record.lastActivityAt).toBe(10 * 60_000);
-      expect(after.record.context).toEqual(session.record.context);
+  it('close leaves a closed tombstone, bypassing owner binding; closing again changes nothing', async () => {
+    const session = seeded[1] as Seeded;
+    expect(session.record.owner).not.toBeNull();
+    const closed = await cliJson<Record<string, unknown>>([
+      'close',
+      session.sessionId,
+      '--store',
+      url,
+      '--retention',
+      '10m',
+    ]);
+    expect(closed).toMatchObject({
+      storageId: session.record.id,
+      matchedBy: 'digest',
+      previousState: 'active',
+      closed: true,
+      changed: true,
+    });
+    const after = await cliJson<ShowJson>(['show', session.record.id, '--store', url, '-m', '0']);
+    expect(after.record.state).toBe('closed');
+    expect(after.record.version).toBe(session.record.version + 1);
+    expect(after.record.expiresAt).toBe(closed.expiresAt);
+    expect(after.record.expiresAt! - after.record.lastActivityAt).toBe(10 * 60_000);
+    expect(after.record.context).toEqual(session.record.context);
 
-      const again = await cliJson<Record<string, unknown>>([
-        'close',
-        session.sessionId,
-        '--store',
-        url,
-      ]);
-      expect(again).toMatchObject({ closed: true, changed: false, previousState: 'closed' });
-      const stored = await store.get(session.record.id, { now: Date.now() });
-      expect(stored?.version).toBe(session.record.version + 1);
-    },
-  );
+    const again = await cliJson<Record<string, unknown>>([
+      'close',
+      session.sessionId,
+      '--store',
+      url,
+    ]);
+    expect(again).toMatchObject({ closed: true, changed: false, previousState: 'closed' });
+    const stored = await store.get(session.record.id, { now: Date.now() });
+    expect(stored?.version).toBe(session.record.version + 1);
+  });
 
-  it.skipIf(backend.skip)('close --purge deletes the session and its history', async () => {
+  it('close --purge deletes the session and its history', async () => {
     const session = seeded[2] as Seeded;
     const run = await cli(['close', session.record.id, '--store', url, '--purge']);
     expect(run.code).toBe(0);
@@ -278,41 +255,38 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
     expect((await cli(['close', session.sessionId, '--store', url])).code).toBe(1);
   });
 
-  it.skipIf(backend.skip)(
-    'sweep --dry-run counts, sweep deletes exactly the expired sessions',
-    async (test) => {
-      // With native expiry the backend deletes on its own clock: what is left to sweep is not ours to count.
-      if (nativeExpiry) test.skip();
-      const before = await store.stats(Date.now());
-      const dry = await cliJson<Record<string, unknown>>(['sweep', '--store', url, '--dry-run']);
-      expect(dry).toEqual({ dryRun: true, expired: expired().length, deleted: 0 });
-      const human = await cli(['sweep', '--store', url, '--dry-run']);
-      expect(human.stdout).toContain(
-        `${expired().length} expired sessions would be deleted (dry run`,
-      );
-      expect(await store.stats(Date.now())).toEqual(before);
+  it('sweep --dry-run counts, sweep deletes exactly the expired sessions', async (test) => {
+    // With native expiry the backend deletes on its own clock: what is left to sweep is not ours to count.
+    if (nativeExpiry) test.skip();
+    const before = await store.stats(Date.now());
+    const dry = await cliJson<Record<string, unknown>>(['sweep', '--store', url, '--dry-run']);
+    expect(dry).toEqual({ dryRun: true, expired: expired().length, deleted: 0 });
+    const human = await cli(['sweep', '--store', url, '--dry-run']);
+    expect(human.stdout).toContain(
+      `${expired().length} expired sessions would be deleted (dry run`,
+    );
+    expect(await store.stats(Date.now())).toEqual(before);
 
-      const swept = await cliJson<Record<string, unknown>>([
-        'sweep',
-        '--store',
-        url,
-        '--batch-size',
-        '2',
-      ]);
-      expect(swept).toEqual({
-        dryRun: false,
-        expired: expired().length,
-        deleted: expired().length,
-      });
-      for (const { record } of seeded.filter((s) => expired().includes(s.record))) {
-        expect(await store.get(record.id, { now: 0 })).toBeNull();
-      }
-      const after = await store.stats(Date.now());
-      expect(after.expired).toBe(0);
-      expect(after.total).toBe(before.total);
-      expect((await cliJson<ListJson>(['list', '--store', url, '--expired'])).sessions).toEqual([]);
-    },
-  );
+    const swept = await cliJson<Record<string, unknown>>([
+      'sweep',
+      '--store',
+      url,
+      '--batch-size',
+      '2',
+    ]);
+    expect(swept).toEqual({
+      dryRun: false,
+      expired: expired().length,
+      deleted: expired().length,
+    });
+    for (const { record } of seeded.filter((s) => expired().includes(s.record))) {
+      expect(await store.get(record.id, { now: 0 })).toBeNull();
+    }
+    const after = await store.stats(Date.now());
+    expect(after.expired).toBe(0);
+    expect(after.total).toBe(before.total);
+    expect((await cliJson<ListJson>(['list', '--store', url, '--expired'])).sessions).toEqual([]);
+  });
 });
 
 describe('list --expired paging', () => {

@@ -136,78 +136,70 @@ describe.each(BACKENDS)('import into $name', (backend) => {
   let target: { url: string; drop: () => Promise<void> };
   let store: SessionStore;
   beforeAll(async () => {
-    if (backend.skip) return;
     target = await backend.fresh(dir.path);
     store = await openStore(target.url);
   });
   afterAll(async () => {
-    if (backend.skip) return;
     await store.close();
     await target.drop();
   });
 
-  it.skipIf(backend.skip)(
-    'export | import round-trips every record, history and extra log exactly',
-    async () => {
-      const exported = await cli(['export', '--store', sourceUrl, '--log', 'events']);
-      expect(exported.code).toBe(0);
-      const imported = await cli(['import', '--store', target.url, '--json'], {
-        input: exported.stdout,
-      });
-      expect(imported.code).toBe(0);
-      expect(JSON.parse(imported.stdout)).toEqual({
-        imported: live().size,
-        alreadyPresent: 0,
-        expired: 0,
-        conflicts: [],
-        lines: live().size + 1,
-        ok: true,
-      });
-      const checkAt = Date.now();
-      expect(await snapshot(store, checkAt)).toEqual(live());
-      for (const [id, entries] of events) {
-        if (!live().has(id)) continue;
-        expect(await store.read(id, 'events', { now: checkAt })).toEqual(entries);
-      }
-    },
-  );
+  it('export | import round-trips every record, history and extra log exactly', async () => {
+    const exported = await cli(['export', '--store', sourceUrl, '--log', 'events']);
+    expect(exported.code).toBe(0);
+    const imported = await cli(['import', '--store', target.url, '--json'], {
+      input: exported.stdout,
+    });
+    expect(imported.code).toBe(0);
+    expect(JSON.parse(imported.stdout)).toEqual({
+      imported: live().size,
+      alreadyPresent: 0,
+      expired: 0,
+      conflicts: [],
+      lines: live().size + 1,
+      ok: true,
+    });
+    const checkAt = Date.now();
+    expect(await snapshot(store, checkAt)).toEqual(live());
+    for (const [id, entries] of events) {
+      if (!live().has(id)) continue;
+      expect(await store.read(id, 'events', { now: checkAt })).toEqual(entries);
+    }
+  });
 
-  it.skipIf(backend.skip)(
-    'importing again skips what is there; a changed session is a conflict, never overwritten',
-    async () => {
-      const file = join(dir.path, `again-${backend.name}.ndjson`);
-      expect((await cli(['export', '--store', sourceUrl, '-o', file])).code).toBe(0);
-      const again = await cliJson<ImportJson>(['import', file, '--store', target.url]);
-      expect(again).toMatchObject({
-        imported: 0,
-        alreadyPresent: live().size,
-        conflicts: [],
-        ok: true,
-      });
+  it('importing again skips what is there; a changed session is a conflict, never overwritten', async () => {
+    const file = join(dir.path, `again-${backend.name}.ndjson`);
+    expect((await cli(['export', '--store', sourceUrl, '-o', file])).code).toBe(0);
+    const again = await cliJson<ImportJson>(['import', file, '--store', target.url]);
+    expect(again).toMatchObject({
+      imported: 0,
+      alreadyPresent: live().size,
+      conflicts: [],
+      ok: true,
+    });
 
-      const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-      const changed = JSON.parse(lines[3] ?? '');
-      changed.record.version += 5;
-      changed.record.context = { overwritten: true };
-      lines[3] = JSON.stringify(changed);
-      writeFileSync(file, `${lines.join('\n')}\n`);
-      const run = await cli(['import', file, '--store', target.url, '--json']);
-      expect(run.code).toBe(1);
-      const summary = JSON.parse(run.stdout) as ImportJson;
-      expect(summary.ok).toBe(false);
-      expect(summary.conflicts).toEqual([
-        {
-          id: changed.record.id,
-          line: 4,
-          reason: expect.stringContaining(`the source version ${changed.record.version}`),
-        },
-      ]);
-      expect(run.stderr).toContain('were not overwritten');
-      expect((await store.get(changed.record.id, { now: Date.now() }))?.context).toEqual(
-        live().get(changed.record.id)?.record.context,
-      );
-    },
-  );
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const changed = JSON.parse(lines[3] ?? '');
+    changed.record.version += 5;
+    changed.record.context = { overwritten: true };
+    lines[3] = JSON.stringify(changed);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const run = await cli(['import', file, '--store', target.url, '--json']);
+    expect(run.code).toBe(1);
+    const summary = JSON.parse(run.stdout) as ImportJson;
+    expect(summary.ok).toBe(false);
+    expect(summary.conflicts).toEqual([
+      {
+        id: changed.record.id,
+        line: 4,
+        reason: expect.stringContaining(`the source version ${changed.record.version}`),
+      },
+    ]);
+    expect(run.stderr).toContain('were not overwritten');
+    expect((await store.get(changed.record.id, { now: Date.now() }))?.context).toEqual(
+      live().get(changed.record.id)?.record.context,
+    );
+  });
 });
 
 // The line checks run in-process through runCli: they exercise the CLI's parsing, not the binary.

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,11 +157,6 @@ export function redisTarget(): { url: string; drop: () => Promise<void> } {
   };
 }
 
-/** Whether a workspace adapter has been written yet (colleagues build some while this package is). */
-export function adapterExists(name: 'redis' | 'postgres' | 'file'): boolean {
-  return existsSync(fileURLToPath(new URL(`../../${name}/src/index.ts`, import.meta.url)));
-}
-
 /** Opens a SQLite store directly, for seeding and out-of-band checks. */
 export function openSqlite(url: string): SqliteSessionStore {
   const path = url.replace(/^sqlite:/, '').replace(/\?.*$/, '');
@@ -267,8 +262,6 @@ export interface Backend {
   name: string;
   /** Run the whole command suite on it (the file store is covered by the import round trip only). */
   commands: boolean;
-  /** Why the tests on this backend are skipped, or false. */
-  skip: string | false;
   fresh(dir: string): Promise<{ url: string; drop: () => Promise<void> }>;
 }
 
@@ -276,7 +269,6 @@ export const BACKENDS: readonly Backend[] = [
   {
     name: 'sqlite',
     commands: true,
-    skip: false,
     fresh: async (dir) => ({
       url: sqliteUrl(dir, `${randomBytes(4).toString('hex')}.db`),
       drop: async () => undefined,
@@ -285,7 +277,6 @@ export const BACKENDS: readonly Backend[] = [
   {
     name: 'file',
     commands: false,
-    skip: adapterExists('file') ? false : '@mcp-session/file has no source yet',
     fresh: async (dir) => ({
       url: `file:${join(dir, `files-${randomBytes(4).toString('hex')}`)}?fsync=false`,
       drop: async () => undefined,
@@ -294,13 +285,11 @@ export const BACKENDS: readonly Backend[] = [
   {
     name: 'postgres',
     commands: true,
-    skip: adapterExists('postgres') ? false : '@mcp-session/postgres has no source yet',
     fresh: () => postgresTarget(),
   },
   {
     name: 'redis',
     commands: true,
-    skip: adapterExists('redis') ? false : '@mcp-session/redis has no source yet',
     fresh: async () => redisTarget(),
   },
 ];

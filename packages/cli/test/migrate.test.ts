@@ -109,94 +109,86 @@ describe.each(
       c.backend !== undefined,
   ),
 )('migrate $backend.name', ({ backend, sessions }) => {
-  it.skipIf(backend.skip)(
-    `moves ${sessions.toLocaleString('en-US')} sessions from SQLite to ${backend.name} and back with nothing lost`,
-    async () => {
-      const middle = await backend.fresh(dir.path);
-      try {
-        const from = sessions === SESSIONS ? sourceUrl : smallSourceUrl;
-        const expected = sessions === SESSIONS ? live() : smallLive();
-        const there = await migrate(from, middle.url);
-        expect(there.code, there.stderr).toBe(0);
-        expect(there.summary).toMatchObject({
-          copy: {
-            copied: expected.size,
-            alreadyPresent: 0,
-            expired: 0,
-            vanished: 0,
-            conflicts: [],
-          },
-          verify: { checked: expected.size, problems: [] },
-          sourceSessions: expected.size,
-          targetSessions: expected.size,
-          ok: true,
-        });
-        // Sessions that had expired were left behind: the source had ~1 in 13 of them.
-        expect(expected.size).toBeLessThan(sessions);
+  it(`moves ${sessions.toLocaleString('en-US')} sessions from SQLite to ${backend.name} and back with nothing lost`, async () => {
+    const middle = await backend.fresh(dir.path);
+    try {
+      const from = sessions === SESSIONS ? sourceUrl : smallSourceUrl;
+      const expected = sessions === SESSIONS ? live() : smallLive();
+      const there = await migrate(from, middle.url);
+      expect(there.code, there.stderr).toBe(0);
+      expect(there.summary).toMatchObject({
+        copy: {
+          copied: expected.size,
+          alreadyPresent: 0,
+          expired: 0,
+          vanished: 0,
+          conflicts: [],
+        },
+        verify: { checked: expected.size, problems: [] },
+        sourceSessions: expected.size,
+        targetSessions: expected.size,
+        ok: true,
+      });
+      // Sessions that had expired were left behind: the source had ~1 in 13 of them.
+      expect(expected.size).toBeLessThan(sessions);
 
-        const backUrl = sqliteUrl(dir.path, `back-from-${backend.name}.db`);
-        const back = await migrate(middle.url, backUrl);
-        expect(back.code, back.stderr).toBe(0);
-        expect(back.summary).toMatchObject({
-          copy: { copied: expected.size },
-          verify: { problems: [] },
-          ok: true,
-        });
+      const backUrl = sqliteUrl(dir.path, `back-from-${backend.name}.db`);
+      const back = await migrate(middle.url, backUrl);
+      expect(back.code, back.stderr).toBe(0);
+      expect(back.summary).toMatchObject({
+        copy: { copied: expected.size },
+        verify: { problems: [] },
+        ok: true,
+      });
 
-        // Out of band, record by record and history by history, against what the test wrote. The copy
-        // back can only equal it if the copy there was exact too.
-        expect(await contents(backUrl)).toEqual(expected);
-      } finally {
-        await middle.drop();
-      }
-    },
-    300_000,
-  );
+      // Out of band, record by record and history by history, against what the test wrote. The copy
+      // back can only equal it if the copy there was exact too.
+      expect(await contents(backUrl)).toEqual(expected);
+    } finally {
+      await middle.drop();
+    }
+  }, 300_000);
 
-  it.skipIf(backend.skip)(
-    'a migration killed midway resumes to the same result',
-    async () => {
-      const target = await backend.fresh(dir.path);
-      try {
-        const expected = smallLive();
-        const first = startCli([
-          'migrate',
-          '--from',
-          smallSourceUrl,
-          '--to',
-          target.url,
-          '--concurrency',
-          '4',
-        ]);
-        const copiedAtKill = await signalOnceCopied(first, target.url, 'SIGKILL');
-        const killed = await first.result;
-        expect(killed.signal).toBe('SIGKILL');
+  it('a migration killed midway resumes to the same result', async () => {
+    const target = await backend.fresh(dir.path);
+    try {
+      const expected = smallLive();
+      const first = startCli([
+        'migrate',
+        '--from',
+        smallSourceUrl,
+        '--to',
+        target.url,
+        '--concurrency',
+        '4',
+      ]);
+      const copiedAtKill = await signalOnceCopied(first, target.url, 'SIGKILL');
+      const killed = await first.result;
+      expect(killed.signal).toBe('SIGKILL');
 
-        // Each session is created with its history in one atomic step: whatever is there is complete.
-        const partial = await contents(target.url);
-        expect(partial.size).toBeGreaterThanOrEqual(copiedAtKill);
-        expect(partial.size).toBeLessThan(expected.size);
-        for (const [id, session] of partial) expect(session).toEqual(expected.get(id));
+      // Each session is created with its history in one atomic step: whatever is there is complete.
+      const partial = await contents(target.url);
+      expect(partial.size).toBeGreaterThanOrEqual(copiedAtKill);
+      expect(partial.size).toBeLessThan(expected.size);
+      for (const [id, session] of partial) expect(session).toEqual(expected.get(id));
 
-        const resumed = await migrate(smallSourceUrl, target.url);
-        expect(resumed.code, resumed.stderr).toBe(0);
-        expect(resumed.summary).toMatchObject({
-          copy: {
-            copied: expected.size - partial.size,
-            alreadyPresent: partial.size,
-            conflicts: [],
-          },
-          verify: { checked: expected.size, problems: [] },
-          targetSessions: expected.size,
-          ok: true,
-        });
-        expect(await contents(target.url)).toEqual(expected);
-      } finally {
-        await target.drop();
-      }
-    },
-    300_000,
-  );
+      const resumed = await migrate(smallSourceUrl, target.url);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.summary).toMatchObject({
+        copy: {
+          copied: expected.size - partial.size,
+          alreadyPresent: partial.size,
+          conflicts: [],
+        },
+        verify: { checked: expected.size, problems: [] },
+        targetSessions: expected.size,
+        ok: true,
+      });
+      expect(await contents(target.url)).toEqual(expected);
+    } finally {
+      await target.drop();
+    }
+  }, 300_000);
 });
 
 describe('migrate on SQLite', () => {
