@@ -14,7 +14,19 @@ import {
   Client as V2Client,
   StreamableHTTPClientTransport as V2Transport,
 } from '@modelcontextprotocol/client';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import {
+  rawInitialized,
+  rawInitialize as sendInitialize,
+} from '../../../packages/mcp/test/raw-http.js';
+
+export {
+  openSse,
+  parseSse,
+  postHeaders,
+  rawCallTool,
+  type SseEvent,
+  textOf,
+} from '../../../packages/mcp/test/raw-http.js';
 
 export const APP_DIR = join(import.meta.dirname, '..');
 
@@ -218,134 +230,11 @@ export async function startRoundRobinProxy(targets: string[]): Promise<{
   };
 }
 
-/** Headers of a well-behaved POST. */
-export function postHeaders(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    accept: 'application/json, text/event-stream',
-    'content-type': 'application/json',
-    ...extra,
-  };
-}
-
-/** A raw initialize (no SDK client), for tests that need full control of the requests. */
+/** A raw initialize followed by `notifications/initialized` (no SDK client). */
 export async function rawInitialize(url: string, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: postHeaders(headers),
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: {},
-        clientInfo: { name: 'raw-e2e-client', version: '1.0.0' },
-      },
-    }),
-  });
-  await response.text();
-  const sessionId = response.headers.get('mcp-session-id') ?? '';
-  if (response.status === 200) {
-    await fetch(url, {
-      method: 'POST',
-      headers: postHeaders({ 'mcp-session-id': sessionId, ...headers }),
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-    });
-  }
-  return { status: response.status, sessionId };
-}
-
-/** Calls a tool over raw HTTP; returns the parsed JSON of its text content, or the HTTP status on error. */
-export async function rawCallTool(
-  url: string,
-  sessionId: string,
-  name: string,
-  args: Record<string, unknown>,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; result: unknown }> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: postHeaders({
-      'mcp-session-id': sessionId,
-      'mcp-protocol-version': LATEST_PROTOCOL_VERSION,
-      ...headers,
-    }),
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: randomBytes(4).toString('hex'),
-      method: 'tools/call',
-      params: { name, arguments: args },
-    }),
-  });
-  const body = await response.text();
-  if (response.status !== 200) return { status: response.status, result: body };
-  const reply = parseSse(body)
-    .filter((event) => event.data !== '')
-    .map((event) => JSON.parse(event.data))
-    .find((message) => 'result' in message || 'error' in message);
-  const text = reply?.result?.content?.[0]?.text;
-  return { status: 200, result: text === undefined ? reply : JSON.parse(text) };
-}
-
-/** One server-sent event. */
-export interface SseEvent {
-  id: string | undefined;
-  data: string;
-}
-
-export function parseSse(body: string): SseEvent[] {
-  const events: SseEvent[] = [];
-  for (const block of body.split('\n\n')) {
-    let id: string | undefined;
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      if (line.startsWith('id:')) id = line.slice(3).trim();
-      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-    }
-    if (id !== undefined || data.length > 0) events.push({ id, data: data.join('\n') });
-  }
-  return events;
-}
-
-/** An SSE GET stream read incrementally; `next(n)` resolves with the next n events carrying data. */
-export async function openSse(url: string, headers: Record<string, string>) {
-  const controller = new AbortController();
-  const response = await fetch(url, {
-    headers: { accept: 'text/event-stream', ...headers },
-    signal: controller.signal,
-  });
-  const reader = response.body?.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const queue: SseEvent[] = [];
-  return {
-    status: response.status,
-    async next(count: number): Promise<SseEvent[]> {
-      while (queue.length < count) {
-        if (!reader) throw new Error('no body');
-        const { done, value } = await reader.read();
-        if (done) throw new Error(`stream ended after ${queue.length} of ${count} events`);
-        buffer += decoder.decode(value, { stream: true });
-        let end = buffer.indexOf('\n\n');
-        while (end !== -1) {
-          for (const event of parseSse(buffer.slice(0, end + 2))) {
-            if (event.data !== '') queue.push(event);
-          }
-          buffer = buffer.slice(end + 2);
-          end = buffer.indexOf('\n\n');
-        }
-      }
-      return queue.splice(0, count);
-    },
-    close: () => controller.abort(),
-  };
-}
-
-/** The JSON of the first text content of an SDK tool result. */
-export function textOf(result: unknown): unknown {
-  const first = (result as { content?: { type: string; text?: string }[] }).content?.[0];
-  if (first?.type !== 'text' || first.text === undefined) throw new Error('no text content');
-  return JSON.parse(first.text);
+  const { response, sessionId } = await sendInitialize(url, headers);
+  if (response.status === 200 && sessionId) await rawInitialized(url, sessionId, headers);
+  return { status: response.status, sessionId: sessionId ?? '' };
 }
 
 /** Every `mcp-session-id` header a 2026-era client's requests and responses carried (there must be none). */
