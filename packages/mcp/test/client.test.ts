@@ -3,7 +3,7 @@ import { SessionManager } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   connectRecoveringClient,
   createMcpSessionHandler,
@@ -11,12 +11,16 @@ import {
   type RecoveringClientTransportOptions,
   type SessionRenewedEvent,
 } from '../src/index.js';
-import { demoServer, listen, OWNER_HEADER, ownerFromHeader, textOf } from './helpers.js';
+import {
+  cleanupAfterEach,
+  demoServer,
+  listen,
+  OWNER_HEADER,
+  ownerFromHeader,
+  textOf,
+} from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** A server whose every initialize is counted, with the preferred-id header it carried. */
 async function setup() {

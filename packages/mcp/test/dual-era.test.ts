@@ -7,25 +7,18 @@ import {
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { registerHandleTool, registerMintHandleTool, StateHandles } from '../src/handles/index.js';
 import { createMcpSessionHandler, HANDLE_METADATA_KEY, MCP_METADATA_KEY } from '../src/index.js';
-import { demoServer, postHeaders, textOf } from './helpers.js';
+import { cleanupAfterEach, demoServer, jsonResult, postHeaders, textOf } from './helpers.js';
 
 const IDLE_MS = 60_000;
 const SESSIONS_URL = 'http://mcp.test/mcp';
 const HANDLES_URL = 'http://mcp.test/mcp-2026';
 const TOKENS: Record<string, string> = { 'alice-token': 'alice', 'bob-token': 'bob' };
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-const json = (value: unknown) => ({
-  content: [{ type: 'text' as const, text: JSON.stringify(value) }],
-});
+const cleanups = cleanupAfterEach();
 
 /**
  * One SessionManager behind both eras: the SDK 1.x session glue (2025-11-25, `Mcp-Session-Id`) and an SDK
@@ -56,7 +49,7 @@ async function setup() {
         { inputSchema: z.object({ key: z.string(), value: z.string() }) },
         async ({ key, value }, state) => {
           await state.set(key, value);
-          return json({ ok: true });
+          return jsonResult({ ok: true });
         },
       );
       registerHandleTool(
@@ -64,7 +57,7 @@ async function setup() {
         handles,
         'recall',
         { inputSchema: z.object({ key: z.string() }) },
-        async ({ key }, state) => json({ value: (await state.get(key)) ?? null }),
+        async ({ key }, state) => jsonResult({ value: (await state.get(key)) ?? null }),
       );
       return server;
     },

@@ -7,9 +7,10 @@ import { SessionManager } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
 import { SqliteSessionStore } from '@mcp-session/sqlite';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMcpSessionHandler, SessionEventStore } from '../src/index.js';
 import {
+  cleanupAfterEach,
   demoServer,
   listen,
   OWNER_HEADER,
@@ -23,10 +24,7 @@ import {
 const run = promisify(execFile);
 const GET_STREAM = '_GET_stream';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 function note(data: string): JSONRPCMessage {
   return { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data } };

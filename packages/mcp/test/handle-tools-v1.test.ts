@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import * as z3 from 'zod/v3';
 import {
@@ -16,18 +16,12 @@ import {
   registerMintHandleToolV1,
   StateHandles,
 } from '../src/index.js';
+import { cleanupAfterEach, jsonResult } from './helpers.js';
 
 const IDLE_MS = 60_000;
 const TOKENS: Record<string, string> = { 'alice-token': 'alice', 'bob-token': 'bob' };
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-const json = (value: unknown) => ({
-  content: [{ type: 'text' as const, text: JSON.stringify(value) }],
-});
+const cleanups = cleanupAfterEach();
 
 /**
  * An SDK 1.x server in stateless mode (a new McpServer and transport per request, no session id) with
@@ -54,7 +48,7 @@ async function setup() {
       { inputSchema: { city: z.string() } },
       async ({ city }, minted, extra) => {
         await minted.state.set('city', city);
-        return json({ handle: minted.handle, by: extra.authInfo?.clientId });
+        return jsonResult({ handle: minted.handle, by: extra.authInfo?.clientId });
       },
     );
     // Zod 4 raw shape.
@@ -65,7 +59,7 @@ async function setup() {
       { inputSchema: { key: z.string().min(1), value: z.string() } },
       async ({ key, value }, state) => {
         await state.set(key, value);
-        return json({ remembered: key });
+        return jsonResult({ remembered: key });
       },
     );
     // Zod 4 strict object.
@@ -75,7 +69,7 @@ async function setup() {
       'recall',
       { inputSchema: z.strictObject({ key: z.string() }) },
       async ({ key }, state, extra) =>
-        json({
+        jsonResult({
           value: (await state.get(key)) ?? null,
           owner: state.owner,
           sessionId: extra.sessionId ?? null,
@@ -90,12 +84,12 @@ async function setup() {
       async ({ by }, state) => {
         const next = (((await state.get('count')) as number | undefined) ?? 0) + by;
         await state.set('count', next);
-        return json({ count: next });
+        return jsonResult({ count: next });
       },
     );
     // No arguments of its own.
     registerHandleToolV1(server, handles, 'close_state', {}, async (_args, state) =>
-      json({ closed: await state.close() }),
+      jsonResult({ closed: await state.close() }),
     );
     return server;
   };
@@ -225,7 +219,7 @@ describe('registerHandleToolV1 / registerMintHandleToolV1 (SDK 1.x, stateless mo
   it('refuses, at registration, schemas that define handle or are not objects', async () => {
     const { handles } = await setup();
     const server = new McpServer({ name: 'x', version: '1' });
-    const noop = async () => json({});
+    const noop = async () => jsonResult({});
     expect(() =>
       registerHandleToolV1(server, handles, 'a', { inputSchema: { handle: z.string() } }, noop),
     ).toThrow(/must not define "handle"/);

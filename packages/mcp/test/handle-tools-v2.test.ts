@@ -2,7 +2,7 @@ import { ManualClock, SessionManager } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import {
   HANDLE_AUTH_REQUIRED_MESSAGE,
@@ -11,18 +11,12 @@ import {
   StateHandles,
   withHandleArgument,
 } from '../src/handles/index.js';
+import { cleanupAfterEach, jsonResult } from './helpers.js';
 
 const IDLE_MS = 60_000;
 const URL_BASE = 'http://mcp.test/mcp';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-const json = (value: unknown) => ({
-  content: [{ type: 'text' as const, text: JSON.stringify(value) }],
-});
+const cleanups = cleanupAfterEach();
 
 /**
  * A v2 handler (2026-07-28 only) with handle tools, and real v2 clients that reach it in-process: their
@@ -52,7 +46,7 @@ function setup() {
           await minted.state.set('city', city);
           seeded.push(minted.handle);
           if (fail) throw new Error('seeding failed');
-          return json({ handle: minted.handle });
+          return jsonResult({ handle: minted.handle });
         },
       );
       registerHandleTool(
@@ -66,7 +60,7 @@ function setup() {
         async ({ key, value }, state) => {
           await state.set(key, value);
           await state.addMessage({ role: 'user', content: { tool: 'remember', key } });
-          return json({ remembered: key });
+          return jsonResult({ remembered: key });
         },
       );
       registerHandleTool(
@@ -75,7 +69,7 @@ function setup() {
         'recall',
         { inputSchema: z.object({ key: z.string() }) },
         async ({ key }, state, ctx) =>
-          json({
+          jsonResult({
             value: (await state.get(key)) ?? null,
             owner: state.owner,
             era,
@@ -85,10 +79,10 @@ function setup() {
       registerHandleTool(server, handles, 'close_then_write', {}, async (_args, state) => {
         await state.close();
         await state.set('late', true);
-        return json({ wrote: true });
+        return jsonResult({ wrote: true });
       });
       registerHandleTool(server, handles, 'close_state', {}, async (_args, state) =>
-        json({ closed: await state.close() }),
+        jsonResult({ closed: await state.close() }),
       );
       return server;
     },

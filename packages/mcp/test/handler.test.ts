@@ -6,9 +6,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import express from 'express';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMcpSessionHandler } from '../src/index.js';
 import {
+  cleanupAfterEach,
   demoServer,
   INITIALIZE_PARAMS,
   listen,
@@ -22,10 +23,7 @@ import {
   textOf,
 } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function setup(options: { idleTimeoutMs?: number; evictAfterMs?: number } = {}) {
   const clock = new ManualClock();
