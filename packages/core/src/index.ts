@@ -33,6 +33,7 @@ export {
   type SessionStatistics,
 } from './manager.js';
 export {
+  type CreateStoreOptions,
   createStore,
   parsePathUrl,
   redactUrl,

@@ -44,6 +44,16 @@ export function registerStore(scheme: string, loader: StoreLoader): void {
   registered.set(name, loader);
 }
 
+/** Options of `createStore`. */
+export interface CreateStoreOptions {
+  /**
+   * More places to look for a built-in scheme's package, as file paths or `file:` URLs (a tool that ships
+   * beside its adapters passes its own `import.meta.url`). Tried after core's own location and the
+   * working directory.
+   */
+  resolveFrom?: readonly (string | URL)[];
+}
+
 /**
  * Opens the store a URL names: `memory:`, `file:./data/sessions`, `sqlite:./data/sessions.db`,
  * `redis://host:6379/0?prefix=mcp`, `postgres://user@host/db?schema=mcp`, or a registered scheme.
@@ -51,7 +61,10 @@ export function registerStore(scheme: string, loader: StoreLoader): void {
  * @throws InvalidStoreUrlError for a malformed URL or an unknown scheme.
  * @throws StorePackageMissingError naming what to install when the backend package is missing.
  */
-export async function createStore(url: string): Promise<SessionStore> {
+export async function createStore(
+  url: string,
+  options: CreateStoreOptions = {},
+): Promise<SessionStore> {
   if (typeof url !== 'string' || url.trim() === '') {
     throw new InvalidStoreUrlError(
       'A store URL is required, e.g. "sqlite:./data/sessions.db", "redis://localhost:6379" or "memory:".',
@@ -74,7 +87,7 @@ export async function createStore(url: string): Promise<SessionStore> {
         'A community adapter must be registered first with registerStore().',
     );
   }
-  const adapter = await importAdapter(scheme, packages);
+  const adapter = await importAdapter(scheme, packages, options.resolveFrom);
   return adapter.storeFromUrl(url.trim());
 }
 
@@ -125,6 +138,7 @@ export function parsePathUrl(url: string): {
 export async function importAdapter(
   scheme: string,
   packages: readonly string[],
+  resolveFrom: readonly (string | URL)[] = [],
 ): Promise<StoreAdapterModule> {
   const [adapterPackage = ''] = packages;
   let module: unknown;
@@ -133,8 +147,10 @@ export async function importAdapter(
   } catch (error) {
     if (!isMissingModule(error, packages)) throw error;
     // Core cannot see the application's packages when it is linked rather than installed beside
-    // them (workspaces, pnpm's isolated layout): resolve from the working directory instead.
-    module = await importFromWorkingDirectory(adapterPackage).catch((second: unknown) => {
+    // them (workspaces, pnpm's isolated layout): resolve from the working directory, then from the
+    // places the caller named.
+    const bases = [join(process.cwd(), 'package.json'), ...resolveFrom];
+    module = await importFromFirst(adapterPackage, bases).catch((second: unknown) => {
       throw isMissingModule(second, packages)
         ? new StorePackageMissingError(scheme, packages, { cause: second })
         : second;
@@ -147,9 +163,23 @@ export async function importAdapter(
   return adapter as StoreAdapterModule;
 }
 
-async function importFromWorkingDirectory(specifier: string): Promise<unknown> {
-  const require = createRequire(join(process.cwd(), 'package.json'));
-  return import(pathToFileURL(require.resolve(specifier)).href);
+/** Imports `specifier` as resolved from the first of `bases` that can resolve it. */
+async function importFromFirst(
+  specifier: string,
+  bases: readonly (string | URL)[],
+): Promise<unknown> {
+  let lastError: unknown;
+  for (const base of bases) {
+    let resolved: string;
+    try {
+      resolved = createRequire(base).resolve(specifier);
+    } catch (error) {
+      lastError = error;
+      continue;
+    }
+    return import(pathToFileURL(resolved).href);
+  }
+  throw lastError;
 }
 
 function isMissingModule(error: unknown, packages: readonly string[]): boolean {

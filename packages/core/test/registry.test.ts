@@ -1,3 +1,7 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   createStore,
@@ -33,6 +37,33 @@ describe('createStore', () => {
       '@mcp-session/not-installed',
       'better-sqlite3',
     ]);
+  });
+
+  it('finds a package beside a tool that names its own location in resolveFrom', async () => {
+    // A real package on disk, beside a "tool" that core cannot see from where it is installed.
+    const tool = mkdtempSync(join(tmpdir(), 'mcp-session-tool-'));
+    const adapterDir = join(tool, 'node_modules', '@mcp-session', 'beside-tool');
+    mkdirSync(adapterDir, { recursive: true });
+    writeFileSync(
+      join(adapterDir, 'package.json'),
+      JSON.stringify({ name: '@mcp-session/beside-tool', type: 'module', main: 'index.js' }),
+    );
+    writeFileSync(
+      join(adapterDir, 'index.js'),
+      'export const storeFromUrl = (url) => ({ opened: url });\n',
+    );
+    const packages = ['@mcp-session/beside-tool'];
+    try {
+      await expect(importAdapter('beside', packages)).rejects.toBeInstanceOf(
+        StorePackageMissingError,
+      );
+      const adapter = await importAdapter('beside', packages, [
+        pathToFileURL(join(tool, 'cli.js')),
+      ]);
+      expect(adapter.storeFromUrl('beside:x')).toEqual({ opened: 'beside:x' });
+    } finally {
+      rmSync(tool, { recursive: true, force: true });
+    }
   });
 
   it('reports an adapter that does not export storeFromUrl', async () => {
