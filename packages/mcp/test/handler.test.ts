@@ -50,6 +50,21 @@ async function setup(options: { idleTimeoutMs?: number; evictAfterMs?: number } 
   return { clock, manager, handler, http, url: http.url, errors };
 }
 
+/** Another handler on the same manager, as a second server instance sharing the store would be. */
+async function secondInstance(manager: SessionManager) {
+  const handler = await createMcpSessionHandler({
+    sessions: manager,
+    server: demoServer,
+    sweepIntervalMs: null,
+  });
+  const http = await listen(handler);
+  cleanups.push(async () => {
+    await http.close();
+    await handler.close();
+  });
+  return { handler, http };
+}
+
 function rawPost(
   url: string,
   sessionId: string | null,
@@ -373,16 +388,7 @@ describe('rebuilding sessions this process does not hold', () => {
   it('rebuilds once for concurrent first requests (single flight)', async () => {
     const { url, manager } = await setup();
     const { sessionId } = await rawInitialize(url);
-    const other = await createMcpSessionHandler({
-      sessions: manager,
-      server: demoServer,
-      sweepIntervalMs: null,
-    });
-    const second = await listen(other);
-    cleanups.push(async () => {
-      await second.close();
-      await other.close();
-    });
+    const { handler: other, http: second } = await secondInstance(manager);
     const responses = await Promise.all(
       Array.from({ length: 20 }, () => rawPost(second.url, sessionId, ping)),
     );
@@ -394,16 +400,7 @@ describe('rebuilding sessions this process does not hold', () => {
     const { url, manager, handler } = await setup();
     const { sessionId } = await rawInitialize(url);
     expect(handler.stats().liveSessions).toBe(1);
-    const other = await createMcpSessionHandler({
-      sessions: manager,
-      server: demoServer,
-      sweepIntervalMs: null,
-    });
-    const second = await listen(other);
-    cleanups.push(async () => {
-      await second.close();
-      await other.close();
-    });
+    const { handler: other, http: second } = await secondInstance(manager);
     const deleted = await fetch(second.url, {
       method: 'DELETE',
       headers: { 'mcp-session-id': sessionId ?? '' },
@@ -436,16 +433,7 @@ describe('rebuilding sessions this process does not hold', () => {
     const { sessionId } = await rawInitialize(url);
     const id = sessionId ?? '';
     expect((await rawPost(url, id, ping)).status).toBe(200);
-    const other = await createMcpSessionHandler({
-      sessions: manager,
-      server: demoServer,
-      sweepIntervalMs: null,
-    });
-    const second = await listen(other);
-    cleanups.push(async () => {
-      await second.close();
-      await other.close();
-    });
+    const { http: second } = await secondInstance(manager);
     const reinit = await fetch(second.url, {
       method: 'POST',
       headers: postHeaders({ 'mcp-preferred-session-id': id }),
