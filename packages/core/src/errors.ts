@@ -16,19 +16,48 @@ export type SessionErrorCode =
   | 'INVALID_STORE_URL'
   | 'STORE_PACKAGE_MISSING';
 
-/** Base class of every error thrown by `@mcp-session/*`. Switch on `code`, which never changes. */
+/**
+ * Marks every error of this project. `Symbol.for` makes it the same symbol in every copy of this package,
+ * so an error thrown by an adapter that resolved another copy of core is still recognised.
+ */
+const SESSION_ERROR_BRAND = Symbol.for('@mcp-session/core.SessionError');
+
+/**
+ * Codes that also count as another code, as their classes extend another class: a closed session is also
+ * not found, a closed store is also unavailable.
+ */
+const BROADER_CODE: Partial<Record<SessionErrorCode, SessionErrorCode>> = {
+  SESSION_CLOSED: 'SESSION_NOT_FOUND',
+  STORE_CLOSED: 'STORE_UNAVAILABLE',
+};
+
+/**
+ * Base class of every error thrown by `@mcp-session/*`. Switch on `code`, which never changes. Recognise
+ * these errors with `isSessionError(error, code)`, not `instanceof`: `instanceof` is false for an error
+ * made by a second copy of this package (two versions installed side by side), the brand and the code
+ * are not.
+ */
 export abstract class SessionError extends Error {
   abstract readonly code: SessionErrorCode;
 
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+    Object.defineProperty(this, SESSION_ERROR_BRAND, { value: true });
   }
 }
 
-/** True for any error thrown by this project (optionally of one code). */
+/**
+ * True for any error thrown by this project, from whichever copy of the package (optionally: of one code).
+ * A code also matches the errors that refine it: `isSessionError(error, 'SESSION_NOT_FOUND')` is true for
+ * `SESSION_CLOSED`, `'STORE_UNAVAILABLE'` for `STORE_CLOSED` — as `instanceof` would be.
+ */
 export function isSessionError(error: unknown, code?: SessionErrorCode): error is SessionError {
-  return error instanceof SessionError && (code === undefined || error.code === code);
+  if (typeof error !== 'object' || error === null) return false;
+  if ((error as { [SESSION_ERROR_BRAND]?: unknown })[SESSION_ERROR_BRAND] !== true) return false;
+  if (code === undefined) return true;
+  const actual = (error as SessionError).code;
+  return actual === code || BROADER_CODE[actual] === code;
 }
 
 /**

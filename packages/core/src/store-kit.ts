@@ -4,7 +4,8 @@
  */
 import {
   InvalidValueError,
-  SessionError,
+  isSessionError,
+  type SessionError,
   SessionNotFoundError,
   StoreUnavailableError,
   VersionConflictError,
@@ -209,7 +210,7 @@ export function emptyStats(): StoreStats {
  * call it in their catch blocks.
  */
 export function toStoreError(error: unknown, what: string): SessionError {
-  if (error instanceof SessionError) return error;
+  if (isSessionError(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new StoreUnavailableError(`${what} failed: ${reason}`, { cause: error });
 }
