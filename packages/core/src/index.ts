@@ -23,6 +23,7 @@ export {
   type ConversationSummary,
   HISTORY_LOG,
   type HistoryEntry,
+  isSessionManager,
   type ManagerCounters,
   type Session,
   type SessionEvents,

@@ -1,11 +1,11 @@
 import { type Clock, systemClock } from './clock.js';
 import {
   InvalidValueError,
+  isSessionError,
   SessionClosedError,
-  SessionExistsError,
   SessionNotFoundError,
   SessionSuspendedError,
-  VersionConflictError,
+  type VersionConflictError,
 } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { DEFAULT_ID_BYTES, generateSessionId, hashSessionId } from './ids.js';
@@ -33,6 +33,7 @@ import {
   assertValidKey,
   assertValidLogName,
   assertValidOwner,
+  markCheckedJson,
   resolveLimits,
   type SessionLimits,
   validateJson,
@@ -171,6 +172,20 @@ const DEFAULTS = {
   historyCap: 100,
 };
 
+const SESSION_MANAGER_BRAND = Symbol.for('@mcp-session/core.SessionManager');
+
+/**
+ * True for a `SessionManager` from any copy of this package. Libraries built on core (the MCP glue) check
+ * managers with it: `instanceof` is false for a manager made by another copy of core.
+ */
+export function isSessionManager(value: unknown): value is SessionManager {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { [SESSION_MANAGER_BRAND]?: unknown })[SESSION_MANAGER_BRAND] === true
+  );
+}
+
 /**
  * Sessions with context, capped history, a guarded state machine, sliding TTL, owner binding, events and
  * metrics — written once over any `SessionStore`. Every operation validates its input before writing, and
@@ -201,6 +216,7 @@ export class SessionManager {
 
   constructor(options: SessionManagerOptions) {
     if (!options?.store) throw new InvalidValueError('SessionManager needs a store');
+    Object.defineProperty(this, SESSION_MANAGER_BRAND, { value: true });
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.limits = resolveLimits(options.limits);
@@ -265,8 +281,8 @@ export class SessionManager {
       const record: SessionRecord = {
         id: this.storageId(id),
         state: 'active',
-        context: structuredClone(context),
-        metadata: structuredClone(metadata),
+        context: markCheckedJson(structuredClone(context)),
+        metadata: markCheckedJson(structuredClone(metadata)),
         owner,
         createdAt: now,
         lastActivityAt: now,
@@ -278,7 +294,7 @@ export class SessionManager {
         await this.store.create(record, { now });
       } catch (error) {
         // Only a 2^-96 collision gets here; one retry with a new id is plenty.
-        if (error instanceof SessionExistsError && attempt === 0) continue;
+        if (isSessionError(error, 'SESSION_EXISTS') && attempt === 0) continue;
         throw error;
       }
       this.#counters.sessionsCreated++;
@@ -296,7 +312,7 @@ export class SessionManager {
     const record = await this.store.get(this.storageId(id), { now: this.clock.now(), owner });
     if (!record || record.state === 'closed') return null;
     return this.#recordActivity(id, record, owner).catch((error: unknown) => {
-      if (error instanceof SessionNotFoundError) return null;
+      if (isSessionError(error, 'SESSION_NOT_FOUND')) return null;
       throw error;
     });
   }
@@ -308,6 +324,18 @@ export class SessionManager {
     if (!record) throw new SessionNotFoundError();
     if (record.state === 'closed') throw new SessionClosedError();
     return this.#recordActivity(id, record, owner);
+  }
+
+  /**
+   * Reads a session without recording activity, closed tombstones included (their state and metadata
+   * stay readable until swept); null when it is unknown, expired or bound to another owner (an unbound
+   * session is visible to every caller, as for `getSession`). For decisions about a session that must not
+   * count as its use: whether an id names a state handle, whether another instance used it lately.
+   */
+  async peekSession(id: string, options: AccessOptions = {}): Promise<Session | null> {
+    const owner = this.#owner(options);
+    const record = await this.store.get(this.storageId(id), { now: this.clock.now(), owner });
+    return record ? { ...record, id } : null;
   }
 
   /**
@@ -358,9 +386,9 @@ export class SessionManager {
         await this.transitionState(id, 'closed', options);
         return true;
       } catch (error) {
-        if (error instanceof SessionNotFoundError) return false; // also: someone else closed it
+        if (isSessionError(error, 'SESSION_NOT_FOUND')) return false; // also: someone else closed it
         // The state moved between read and write (say active → idle): closing is still allowed, re-read.
-        if (!(error instanceof VersionConflictError) || attempt >= 4) throw error;
+        if (!isSessionError(error, 'VERSION_CONFLICT') || attempt >= 4) throw error;
       }
     }
   }
@@ -408,8 +436,8 @@ export class SessionManager {
         }
         return { ...updated, id };
       } catch (error) {
-        if (error instanceof SessionNotFoundError) return null;
-        if (!(error instanceof VersionConflictError)) throw error;
+        if (isSessionError(error, 'SESSION_NOT_FOUND')) return null;
+        if (!isSessionError(error, 'VERSION_CONFLICT')) throw error;
       }
     }
     return null;
@@ -521,8 +549,9 @@ export class SessionManager {
     );
     const owner = this.#owner(options);
     const now = this.clock.now();
+    const storageId = this.storageId(id);
     try {
-      const result = await this.store.append(this.storageId(id), HISTORY_LOG, [message], {
+      const result = await this.store.append(storageId, HISTORY_LOG, markCheckedJson([message]), {
         now,
         owner,
         expectedState: WRITABLE_STATES,
@@ -599,8 +628,9 @@ export class SessionManager {
     });
     const owner = this.#owner(options);
     const now = this.clock.now();
+    const storageId = this.storageId(id);
     try {
-      const result = await this.store.append(this.storageId(id), log, entries, {
+      const result = await this.store.append(storageId, log, markCheckedJson(entries), {
         now,
         owner,
         expectedState: WRITABLE_STATES,
@@ -800,10 +830,15 @@ export class SessionManager {
     expectedVersion?: number,
   ): Promise<Session> {
     const owner = this.#owner(options);
+    const storageId = this.storageId(id);
     const now = this.clock.now();
+    // Every JSON value of the change was validated by the method that built it.
+    for (const value of [change.context, change.metadata, change.contextSet]) {
+      if (value !== undefined) markCheckedJson(value);
+    }
     try {
       const record = await this.store.update(
-        this.storageId(id),
+        storageId,
         { ...change, touch: this.#touch(now) },
         {
           now,
@@ -842,10 +877,10 @@ export class SessionManager {
    * not-found), suspended → `SessionSuspendedError`. With `mapAll` false, only closed is mapped.
    */
   #mapStateConflict(error: unknown, mapAll = true): unknown {
-    if (error instanceof VersionConflictError) {
-      if (error.guard === 'state' && error.actualState === 'closed')
-        return new SessionClosedError();
-      if (mapAll && error.guard === 'state' && error.actualState === 'suspended') {
+    if (isSessionError(error, 'VERSION_CONFLICT')) {
+      const { guard, actualState } = error as VersionConflictError;
+      if (guard === 'state' && actualState === 'closed') return new SessionClosedError();
+      if (mapAll && guard === 'state' && actualState === 'suspended') {
         return new SessionSuspendedError();
       }
       this.#counters.versionConflicts++;

@@ -152,6 +152,24 @@ export function validateJsonObject(
   assertMaxBytes(validateJson(value, limits, what), maxBytes, what);
 }
 
+/**
+ * Values the manager has just validated and hands to its store in the same synchronous step. The store's
+ * own argument check takes the mark instead of walking the value a second time. A mark is taken by the
+ * first check that sees it, so a value that is used again is checked again.
+ */
+const checkedJson = new WeakSet<object>();
+
+/** @internal Marks a value the caller validated as plain JSON for the store call it makes next. */
+export function markCheckedJson<T extends object>(value: T): T {
+  checkedJson.add(value);
+  return value;
+}
+
+/** @internal Whether a value was marked by `markCheckedJson`; removes the mark. */
+export function takeCheckedJson(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && checkedJson.delete(value);
+}
+
 /** Throws `PayloadTooLargeError` when `bytes > limit`. */
 export function assertMaxBytes(bytes: number, limit: number, what: string): void {
   if (bytes > limit) throw new PayloadTooLargeError(what, limit, bytes);

@@ -1,0 +1,110 @@
+/**
+ * `@mcp-session/core/adapter`: what a store adapter is built from, apart from the app-facing main entry.
+ *
+ * - The contract: `SessionStore` and the types of its primitives (see `store.ts` for the rules).
+ * - `BaseSessionStore`: extend it and it does the closed check, argument checks (`store-args.ts` lists
+ *   every bad input and its error) and driver-error wrapping once, for every primitive.
+ * - The store kit: the exact semantics of guards, changes, expiry, cursors and stats, written once.
+ * - `readUrlOptions`, `parsePathUrl`, `redactUrl`: one way to read a store URL, the same errors on every
+ *   backend.
+ * - Every error class, and `isSessionError` to recognise them by brand and code.
+ *
+ * Depend on `@mcp-session/core` as a peer dependency, so the application and every adapter share one
+ * copy; export `storeFromUrl(url)` so `createStore` can open your scheme (`registerStore`); run
+ * `@mcp-session/test-suite` against it.
+ */
+export { BaseSessionStore, DEFAULT_SWEEP_LIMIT } from './base-store.js';
+export { type Clock, ManualClock, systemClock } from './clock.js';
+export {
+  InvalidIdError,
+  InvalidStoreUrlError,
+  InvalidTransitionError,
+  InvalidValueError,
+  isSessionError,
+  PayloadTooLargeError,
+  SessionClosedError,
+  SessionError,
+  type SessionErrorCode,
+  SessionExistsError,
+  SessionNotFoundError,
+  SessionSuspendedError,
+  StoreClosedError,
+  StorePackageMissingError,
+  StoreUnavailableError,
+  VersionConflictError,
+} from './errors.js';
+export {
+  parsePathUrl,
+  redactUrl,
+  registerStore,
+  type StoreAdapterModule,
+  type StoreLoader,
+} from './registry.js';
+export type {
+  AppendOptions,
+  AppendResult,
+  CreateOptions,
+  ListOptions,
+  ListPage,
+  ReadOptions,
+  RecordGuards,
+  SessionChange,
+  SessionStore,
+  SweepOptions,
+  Touch,
+  UpdateOptions,
+} from './store.js';
+export {
+  checkAppendArgs,
+  checkCreateArgs,
+  checkDeleteArgs,
+  checkGetArgs,
+  checkListArgs,
+  checkReadArgs,
+  checkStatsArgs,
+  checkSweepArgs,
+  checkUpdateArgs,
+} from './store-args.js';
+export {
+  applyChange,
+  checkGuards,
+  checkImportedLogs,
+  contextByteLength,
+  decodeListCursor,
+  emptyStats,
+  encodeListCursor,
+  expectedStates,
+  type GuardedFields,
+  isExpired,
+  isVisibleTo,
+  slidingExpiry,
+  tallyRecord,
+  toStoreError,
+} from './store-kit.js';
+export {
+  type JsonObject,
+  type JsonValue,
+  type LogEntry,
+  SESSION_STATES,
+  type SessionRecord,
+  type SessionState,
+  type StoreCapabilities,
+  type StoreStats,
+} from './types.js';
+export {
+  MAX_TIMER_MS,
+  readUrlOptions,
+  type UrlOptionSpec,
+  type UrlOptions,
+  type UrlOptionsContext,
+  type UrlOptionValue,
+} from './url-options.js';
+export {
+  assertPositiveInteger,
+  assertValidId,
+  assertValidKey,
+  assertValidLogName,
+  assertValidOwner,
+  jsonByteLength,
+  validateJson,
+} from './validation.js';
