@@ -2,12 +2,11 @@ import {
   type AppendOptions,
   type AppendResult,
   applyChange,
+  BaseSessionStore,
   type Clock,
   type CreateOptions,
   checkGuards,
   checkImportedLogs,
-  checkOptionalPositive,
-  checkStoreArgs,
   contextByteLength,
   decodeListCursor,
   emptyStats,
@@ -20,22 +19,21 @@ import {
   type ListOptions,
   type ListPage,
   type LogEntry,
+  MAX_TIMER_MS,
   PayloadTooLargeError,
   type ReadOptions,
   type RecordGuards,
+  readUrlOptions,
   type SessionChange,
   SessionExistsError,
   type SessionRecord,
-  type SessionStore,
   type StoreCapabilities,
-  StoreClosedError,
   type StoreStats,
-  type SweepOptions,
   slidingExpiry,
   systemClock,
   tallyRecord,
   type UpdateOptions,
-} from '@mcp-session/core';
+} from '@mcp-session/core/adapter';
 import { ExpiryQueue } from './expiry-queue.js';
 
 /** Options of `MemorySessionStore`. */
@@ -69,23 +67,26 @@ interface Slot {
  * durable and not shared between processes. Expired sessions are removed lazily on access and by an
  * unref'd background sweep.
  */
-export class MemorySessionStore implements SessionStore {
+export class MemorySessionStore extends BaseSessionStore {
   readonly capabilities: StoreCapabilities = Object.freeze({
     durable: false,
     sharedAcrossProcesses: false,
     nativeExpiry: true,
   });
+  protected readonly backend = 'Memory';
 
   readonly #sessions = new Map<string, Slot>();
   readonly #byOwner = new Map<string, Set<string>>();
   readonly #expiry = new ExpiryQueue();
   readonly #timer: NodeJS.Timeout | undefined;
-  #closed = false;
 
   constructor(options: MemorySessionStoreOptions = {}) {
+    super();
     const interval = options.sweepIntervalMs ?? 60_000;
-    if (!(Number.isSafeInteger(interval) && interval >= 0)) {
-      throw new InvalidValueError('sweepIntervalMs must be a non-negative integer');
+    if (!(Number.isSafeInteger(interval) && interval >= 0 && interval <= MAX_TIMER_MS)) {
+      throw new InvalidValueError(
+        `sweepIntervalMs must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${String(interval)}`,
+      );
     }
     if (interval > 0) {
       const clock = options.clock ?? systemClock;
@@ -97,9 +98,7 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
-  async create(record: SessionRecord, options: CreateOptions): Promise<void> {
-    this.#open();
-    checkStoreArgs(record.id);
+  protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
     const logs = new Map<string, MemoryLog>();
     for (const [log, entries] of checkImportedLogs(options.logs)) {
       const last = entries.at(-1);
@@ -111,19 +110,19 @@ export class MemorySessionStore implements SessionStore {
     this.#store({ record: structuredClone(record), logs });
   }
 
-  async get(
+  protected async getRecord(
     id: string,
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
-    this.#open();
-    checkStoreArgs(id);
     const slot = this.#live(id, options.now);
     return slot && isVisibleTo(slot.record, options.owner) ? structuredClone(slot.record) : null;
   }
 
-  async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
-    this.#open();
-    checkStoreArgs(id);
+  protected async updateRecord(
+    id: string,
+    change: SessionChange,
+    options: UpdateOptions,
+  ): Promise<SessionRecord> {
     const slot = this.#guarded(id, options);
     const next = applyChange(slot.record, structuredClone(change));
     if (options.maxContextBytes !== undefined) {
@@ -135,16 +134,12 @@ export class MemorySessionStore implements SessionStore {
     return structuredClone(next);
   }
 
-  async append(
+  protected async appendEntries(
     id: string,
     log: string,
     entries: readonly JsonValue[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    this.#open();
-    checkStoreArgs(id, log);
-    checkOptionalPositive(options.cap, 'cap');
-    if (entries.length === 0) throw new InvalidValueError('append needs at least one entry');
     const slot = this.#guarded(id, options);
     const copies = structuredClone(entries);
     let target = slot.logs.get(log);
@@ -182,10 +177,7 @@ export class MemorySessionStore implements SessionStore {
     };
   }
 
-  async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
-    this.#open();
-    checkStoreArgs(id, log);
-    checkOptionalPositive(options.limit, 'limit');
+  protected async readEntries(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
     const slot = this.#guarded(id, options);
     const target = slot.logs.get(log);
     if (!target || target.head >= target.entries.length) return [];
@@ -205,15 +197,11 @@ export class MemorySessionStore implements SessionStore {
     return structuredClone(result);
   }
 
-  async delete(id: string): Promise<boolean> {
-    this.#open();
-    checkStoreArgs(id);
+  protected async deleteRecord(id: string): Promise<boolean> {
     return this.#remove(id);
   }
 
-  async list(options: ListOptions): Promise<ListPage> {
-    this.#open();
-    checkOptionalPositive(options.limit, 'limit');
+  protected async listRecords(options: ListOptions): Promise<ListPage> {
     const after = decodeListCursor(options.cursor);
     const candidates =
       options.owner !== undefined
@@ -236,30 +224,21 @@ export class MemorySessionStore implements SessionStore {
     };
   }
 
-  async sweep(now: number, options: SweepOptions = {}): Promise<number> {
-    this.#open();
-    checkOptionalPositive(options.limit, 'limit');
-    return this.#sweepNow(now, options.limit ?? 1000);
+  protected async sweepExpired(now: number, limit: number): Promise<number> {
+    return this.#sweepNow(now, limit);
   }
 
-  async stats(now: number): Promise<StoreStats> {
-    this.#open();
+  protected async computeStats(now: number): Promise<StoreStats> {
     const stats = emptyStats();
     for (const { record } of this.#sessions.values()) tallyRecord(stats, record, now);
     return stats;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  protected async release(): Promise<void> {
     clearInterval(this.#timer);
     this.#sessions.clear();
     this.#byOwner.clear();
     this.#expiry.clear();
-  }
-
-  #open(): void {
-    if (this.#closed) throw new StoreClosedError();
   }
 
   /** The slot when it exists and is live; an expired one is removed on the way (lazy expiry). */
@@ -344,14 +323,10 @@ export function storeFromUrl(url: string): MemorySessionStore {
       `A memory store URL has no location: write "memory:", got "${url}"`,
     );
   }
-  const params = new URLSearchParams(match[3] ?? '');
-  for (const key of params.keys()) {
-    if (key !== 'sweepIntervalMs') {
-      throw new InvalidStoreUrlError(
-        `Unknown memory store option "${key}" (known: sweepIntervalMs)`,
-      );
-    }
-  }
-  const interval = params.get('sweepIntervalMs');
-  return new MemorySessionStore(interval === null ? {} : { sweepIntervalMs: Number(interval) });
+  const { options } = readUrlOptions(
+    new URLSearchParams(match[3] ?? ''),
+    { sweepIntervalMs: { type: 'integer', min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' } },
+    { store: 'memory', shownUrl: url },
+  );
+  return new MemorySessionStore(options);
 }
