@@ -98,3 +98,16 @@ describe('ids, keys, log names and limits', () => {
     );
   });
 });
+
+describe('values the manager hands to its store', () => {
+  it('are checked once by the store, and again when the same value is used again', async () => {
+    const { markCheckedJson, takeCheckedJson } = await import('../src/validation.js');
+    const value = { ok: true };
+    expect(takeCheckedJson(value)).toBe(false);
+    markCheckedJson(value);
+    expect(takeCheckedJson(value)).toBe(true);
+    expect(takeCheckedJson(value)).toBe(false);
+    expect(takeCheckedJson(null)).toBe(false);
+    expect(takeCheckedJson('text')).toBe(false);
+  });
+});
