@@ -1,6 +1,10 @@
 import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidValueError, StoreUnavailableError } from '@mcp-session/core';
+import {
+  InvalidValueError,
+  isSessionError,
+  StoreUnavailableError,
+} from '@mcp-session/core/adapter';
 import { fsyncDirectory, hasCode, ignoreMissing, writeFileAtomic } from './atomic.js';
 import { FORMAT_VERSION, type Layout, MARKER_FILE } from './layout.js';
 
@@ -71,7 +75,7 @@ export async function prepareDirectory(layout: Layout, durable: boolean): Promis
       await unlink(probe);
     }
   } catch (error) {
-    if (error instanceof InvalidValueError) throw error;
+    if (isSessionError(error, 'INVALID_VALUE')) throw error;
     throw new StoreUnavailableError(
       `The store directory ${root} is not writable (${(error as Error).message}); check its permissions`,
       { cause: error },

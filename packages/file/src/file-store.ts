@@ -5,12 +5,9 @@ import {
   type AppendOptions,
   type AppendResult,
   applyChange,
-  assertPositiveInteger,
+  BaseSessionStore,
   type CreateOptions,
   checkGuards,
-  checkImportedLogs,
-  checkOptionalPositive,
-  checkStoreArgs,
   contextByteLength,
   decodeListCursor,
   emptyStats,
@@ -28,16 +25,14 @@ import {
   SessionExistsError,
   SessionNotFoundError,
   type SessionRecord,
-  type SessionStore,
   type StoreCapabilities,
   StoreClosedError,
   type StoreStats,
-  type SweepOptions,
   slidingExpiry,
   tallyRecord,
   toStoreError,
   type UpdateOptions,
-} from '@mcp-session/core';
+} from '@mcp-session/core/adapter';
 import { fsyncDirectory, hasCode, ignoreMissing, writeFileAtomic } from './atomic.js';
 import { prepareDirectory } from './directory.js';
 import {
@@ -53,7 +48,6 @@ import { FileLocks, KeyedMutex } from './lock.js';
 import {
   appendToLogFile,
   cutUncommittedTail,
-  dataToJson,
   formatEntries,
   formatLine,
   readLiveLines,
@@ -67,7 +61,6 @@ import {
   resolveOptions,
 } from './options.js';
 import {
-  assertStorableRecord,
   CorruptFileError,
   type LogMeta,
   parseRecordFile,
@@ -99,13 +92,14 @@ const READ_ATTEMPTS = 3;
  *
  * Open it with `FileSessionStore.open(directory)` or `createStore('file:./data/sessions')`.
  */
-export class FileSessionStore implements SessionStore {
+export class FileSessionStore extends BaseSessionStore {
   /** Durable and shared between processes; expired sessions go on `sweep()` (no background clock). */
   readonly capabilities: StoreCapabilities = Object.freeze({
     durable: true,
     sharedAcrossProcesses: true,
     nativeExpiry: false,
   });
+  protected readonly backend = 'File store';
 
   /** Absolute path of the store directory. */
   readonly directory: string;
@@ -114,7 +108,8 @@ export class FileSessionStore implements SessionStore {
   readonly #options: ResolvedOptions;
   readonly #locks: FileLocks;
   readonly #mutex = new KeyedMutex();
-  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Work holding or waiting for a session lock, which `close()` lets finish so no lock is left behind. */
+  readonly #lockedWork = new Set<Promise<unknown>>();
   /**
    * Storage id of each record the last full listing saw, so the next one reads only new records. A
    * digest always names the same id, so entries never go stale; each listing drops the vanished ones.
@@ -122,9 +117,9 @@ export class FileSessionStore implements SessionStore {
   #idOfDigest = new Map<string, string>();
   /** Shard where the next `sweep` call starts, so repeated calls walk the store once between them. */
   #sweepCursor = '00';
-  #closed = false;
 
   private constructor(directory: string, options: ResolvedOptions) {
+    super();
     this.directory = directory;
     this.#layout = new Layout(directory);
     this.#options = options;
@@ -132,7 +127,7 @@ export class FileSessionStore implements SessionStore {
       timeoutMs: options.lockTimeoutMs,
       staleMs: options.staleLockMs,
       tmpPath: () => this.#layout.tmpFile(),
-      isClosed: () => this.#closed,
+      isClosed: () => this.closed,
       warn: (code, message, path) => this.#warn({ code, message, path }),
     });
   }
@@ -167,87 +162,77 @@ export class FileSessionStore implements SessionStore {
    * Writes a new session (and the logs in `options.logs`) under its lock; the record's rename commits
    * it. An expired record with the same id is replaced and its logs removed.
    * @throws SessionExistsError when a live record has this id.
-   * @throws InvalidValueError for a malformed record or malformed `options.logs` (nothing is written).
    */
-  async create(record: SessionRecord, options: CreateOptions): Promise<void> {
-    return this.#run('create', async () => {
-      checkStoreArgs(record?.id);
-      assertStorableRecord(record);
-      const hash = digest(record.id);
-      const file: RecordFile = { session: record, incarnation: newIncarnation(), logs: new Map() };
-      // Serialized now: the caller may change its objects while this waits for the lock.
-      const imported: { log: string; text: string }[] = [];
-      for (const [log, entries] of checkImportedLogs(options.logs)) {
-        const first = entries[0];
-        if (!first) continue;
-        const text = entries
-          .map((entry, i) =>
-            formatLine(entry.seq, entry.at, dataToJson(entry.data, `logs.${log}[${i}].data`)),
-          )
-          .join('');
-        imported.push({ log, text });
-        file.logs.set(log, {
-          generation: 1,
-          baseSeq: first.seq,
-          firstSeq: first.seq,
-          nextSeq: first.seq + entries.length,
-          bytes: Buffer.byteLength(text),
-        });
+  protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
+    const hash = digest(record.id);
+    const file: RecordFile = { session: record, incarnation: newIncarnation(), logs: new Map() };
+    // Serialized now: the caller may change its objects while this waits for the lock.
+    const imported: { log: string; text: string }[] = [];
+    for (const [log, entries] of Object.entries(options.logs ?? {})) {
+      const first = entries[0];
+      if (!first) continue;
+      const text = entries
+        .map((entry) => formatLine(entry.seq, entry.at, JSON.stringify(entry.data)))
+        .join('');
+      imported.push({ log, text });
+      file.logs.set(log, {
+        generation: 1,
+        baseSeq: first.seq,
+        firstSeq: first.seq,
+        nextSeq: first.seq + entries.length,
+        bytes: Buffer.byteLength(text),
+      });
+    }
+    const text = serializeRecordFile(file);
+    const owner = record.owner;
+    await this.#ensureDirectory(this.#layout.shard(hash));
+    await this.#locked(hash, async () => {
+      const existing = await this.#readRecordLocked(hash);
+      if (existing && !isExpired(existing.session, options.now)) {
+        throw new SessionExistsError(record.id);
       }
-      const text = serializeRecordFile(file);
-      const owner = record.owner;
-      await this.#ensureDirectory(this.#layout.shard(hash));
-      await this.#locked(hash, async () => {
-        const existing = await this.#readRecordLocked(hash);
-        if (existing && !isExpired(existing.session, options.now)) {
-          throw new SessionExistsError(record.id);
-        }
-        // The index entry goes first: an entry without a record is skipped by list, never the reverse.
-        if (owner !== null) await this.#addOwnerEntry(owner, hash, record.id);
-        if (imported.length > 0) await this.#ensureDirectory(this.#layout.logDir(hash));
-        for (const { log, text: lines } of imported) {
-          await writeFileAtomic(
-            this.#layout.logFile(hash, log, file.incarnation, 1),
-            lines,
-            this.#layout.tmpFile(),
-            this.#options.fsync,
-          );
-        }
-        // The commit point. Until here the old record (if any) and its logs are untouched.
+      // The index entry goes first: an entry without a record is skipped by list, never the reverse.
+      if (owner !== null) await this.#addOwnerEntry(owner, hash, record.id);
+      if (imported.length > 0) await this.#ensureDirectory(this.#layout.logDir(hash));
+      for (const { log, text: lines } of imported) {
         await writeFileAtomic(
-          this.#layout.record(hash),
-          text,
+          this.#layout.logFile(hash, log, file.incarnation, 1),
+          lines,
           this.#layout.tmpFile(),
           this.#options.fsync,
         );
-        // Logs of an expired predecessor (or of an interrupted delete) must never show in the new
-        // session. They carry another incarnation in their names, so they are told apart from its own.
-        await this.#removeUnreferencedLogFiles(hash, file);
-        const previousOwner = existing?.session.owner ?? null;
-        if (previousOwner !== null && previousOwner !== owner) {
-          await this.#removeOwnerEntry(previousOwner, hash);
-        }
-      });
+      }
+      // The commit point. Until here the old record (if any) and its logs are untouched.
+      await writeFileAtomic(
+        this.#layout.record(hash),
+        text,
+        this.#layout.tmpFile(),
+        this.#options.fsync,
+      );
+      // Logs of an expired predecessor (or of an interrupted delete) must never show in the new
+      // session. They carry another incarnation in their names, so they are told apart from its own.
+      await this.#removeUnreferencedLogFiles(hash, file);
+      const previousOwner = existing?.session.owner ?? null;
+      if (previousOwner !== null && previousOwner !== owner) {
+        await this.#removeOwnerEntry(previousOwner, hash);
+      }
     });
   }
 
   /** Reads the record file, without a lock; null when absent, expired (`expiresAt <= now`) or hidden by `owner`. */
-  async get(
+  protected async getRecord(
     id: string,
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
-    return this.#run('get', async () => {
-      checkStoreArgs(id);
-      const file = await this.#readRecordChecked(digest(id));
-      if (
-        !file ||
-        isExpired(file.session, options.now) ||
-        !isVisibleTo(file.session, options.owner)
-      ) {
-        return null;
-      }
-      return file.session;
-    });
+    const file = await this.#readRecordChecked(digest(id));
+    if (
+      !file ||
+      isExpired(file.session, options.now) ||
+      !isVisibleTo(file.session, options.owner)
+    ) {
+      return null;
+    }
+    return file.session;
   }
 
   /**
@@ -255,25 +240,25 @@ export class FileSessionStore implements SessionStore {
    * @throws SessionNotFoundError / VersionConflictError when a guard fails, PayloadTooLargeError when the
    *   context would exceed `maxContextBytes` (UTF-8 JSON bytes); nothing is written then.
    */
-  async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
-    return this.#run('update', async () => {
-      checkStoreArgs(id);
-      checkOptionalPositive(options.maxContextBytes, 'maxContextBytes');
-      // Copied now: the caller may change its objects while this waits for the lock.
-      const snapshot = structuredClone(change);
-      const hash = digest(id);
-      return this.#locked(hash, async () => {
-        const file = await this.#readRecordLocked(hash);
-        const next = applyChange(checkGuards(file?.session, options), snapshot);
-        if (options.maxContextBytes !== undefined) {
-          const bytes = contextByteLength(next.context);
-          if (bytes > options.maxContextBytes) {
-            throw new PayloadTooLargeError('context', options.maxContextBytes, bytes);
-          }
+  protected async updateRecord(
+    id: string,
+    change: SessionChange,
+    options: UpdateOptions,
+  ): Promise<SessionRecord> {
+    // Copied now: the caller may change its objects while this waits for the lock.
+    const snapshot = structuredClone(change);
+    const hash = digest(id);
+    return this.#locked(hash, async () => {
+      const file = await this.#readRecordLocked(hash);
+      const next = applyChange(checkGuards(file?.session, options), snapshot);
+      if (options.maxContextBytes !== undefined) {
+        const bytes = contextByteLength(next.context);
+        if (bytes > options.maxContextBytes) {
+          throw new PayloadTooLargeError('context', options.maxContextBytes, bytes);
         }
-        await this.#writeRecord(hash, { ...(file as RecordFile), session: next });
-        return next;
-      });
+      }
+      await this.#writeRecord(hash, { ...(file as RecordFile), session: next });
+      return next;
     });
   }
 
@@ -282,89 +267,64 @@ export class FileSessionStore implements SessionStore {
    * by replacing the record — under the session lock. Cost does not depend on the log's length: lines
    * are added at the end, and a log is rewritten only once its trimmed lines outnumber the live ones.
    */
-  async append(
+  protected async appendEntries(
     id: string,
     log: string,
     entries: readonly JsonValue[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    return this.#run('append', async () => {
-      checkStoreArgs(id, log);
-      checkOptionalPositive(options.cap, 'cap');
-      if (!Array.isArray(entries) || entries.length === 0) {
-        throw new InvalidValueError('append needs at least one entry');
-      }
-      if (!Number.isFinite(options.now)) {
-        throw new InvalidValueError(`append needs now as epoch milliseconds, got ${options.now}`);
-      }
-      // Serialized now: the caller may change its objects while this waits for the lock.
-      const dataJson = entries.map((entry, i) => dataToJson(entry, `entry ${i}`));
-      const hash = digest(id);
-      return this.#locked(hash, () => this.#appendLocked(hash, log, dataJson, options));
-    });
+    // Serialized now: the caller may change its objects while this waits for the lock.
+    const dataJson = entries.map((entry) => JSON.stringify(entry));
+    const hash = digest(id);
+    return this.#locked(hash, () => this.#appendLocked(hash, log, dataJson, options));
   }
 
   /**
    * Reads committed entries without a lock (a log over 256 KiB is binary-searched, not scanned). A torn
    * or uncommitted tail it notices is cut off when the lock is free (`LOG_REPAIRED` warning).
    */
-  async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
-    return this.#run('read', async () => {
-      checkStoreArgs(id, log);
-      checkOptionalPositive(options.limit, 'limit');
-      for (const [name, value] of [
-        ['afterSeq', options.afterSeq],
-        ['beforeSeq', options.beforeSeq],
-      ] as const) {
-        if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
-          throw new InvalidValueError(`${name} must be a non-negative integer, got ${value}`);
-        }
+  protected async readEntries(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
+    const hash = digest(id);
+    // Lock-free first: a record names a committed byte range of one log generation, and that range
+    // never changes. A compaction may delete the generation under us, hence the retries.
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      let file: RecordFile | null;
+      try {
+        file = await this.#readRecord(hash);
+      } catch (error) {
+        if (error instanceof CorruptFileError) break;
+        throw error;
       }
-      const hash = digest(id);
-      // Lock-free first: a record names a committed byte range of one log generation, and that range
-      // never changes. A compaction may delete the generation under us, hence the retries.
-      for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-        let file: RecordFile | null;
-        try {
-          file = await this.#readRecord(hash);
-        } catch (error) {
-          if (error instanceof CorruptFileError) break;
-          throw error;
-        }
-        checkGuards(file?.session, options);
-        const meta = (file as RecordFile).logs.get(log);
-        const range = meta && pageRange(meta, options);
-        if (!meta || !range) return [];
-        let result: Awaited<ReturnType<typeof readLogFile>>;
-        try {
-          result = await readLogFile(
-            this.#logFile(hash, file as RecordFile, log, meta),
-            meta,
-            range.fromSeq,
-            range.count,
-          );
-        } catch (error) {
-          if (hasCode(error, 'ENOENT')) continue;
-          if (error instanceof CorruptFileError) break;
-          throw error;
-        }
-        if (result.hasTail) await this.#repairTail(hash, log);
-        return options.order === 'desc' ? result.entries.reverse() : result.entries;
+      checkGuards(file?.session, options);
+      const meta = (file as RecordFile).logs.get(log);
+      const range = meta && pageRange(meta, options);
+      if (!meta || !range) return [];
+      let result: Awaited<ReturnType<typeof readLogFile>>;
+      try {
+        result = await readLogFile(
+          this.#logFile(hash, file as RecordFile, log, meta),
+          meta,
+          range.fromSeq,
+          range.count,
+        );
+      } catch (error) {
+        if (hasCode(error, 'ENOENT')) continue;
+        if (error instanceof CorruptFileError) break;
+        throw error;
       }
-      // Still failing: decide under the lock, where a corrupt file is quarantined.
-      return this.#locked(hash, () => this.#readLocked(hash, log, options));
-    });
+      if (result.hasTail) await this.#repairTail(hash, log);
+      return options.order === 'desc' ? result.entries.reverse() : result.entries;
+    }
+    // Still failing: decide under the lock, where a corrupt file is quarantined.
+    return this.#locked(hash, () => this.#readLocked(hash, log, options));
   }
 
   /** Removes the record (the commit), then its logs and owner-index entry, under the session lock. */
-  async delete(id: string): Promise<boolean> {
-    return this.#run('delete', async () => {
-      checkStoreArgs(id);
-      const hash = digest(id);
-      return this.#locked(hash, async () =>
-        this.#deleteLocked(hash, await this.#readRecordLocked(hash)),
-      );
-    });
+  protected async deleteRecord(id: string): Promise<boolean> {
+    const hash = digest(id);
+    return this.#locked(hash, async () =>
+      this.#deleteLocked(hash, await this.#readRecordLocked(hash)),
+    );
   }
 
   /**
@@ -372,87 +332,74 @@ export class FileSessionStore implements SessionStore {
    * `owner`, that owner's index directory) and reads only the records of the page, ids being cached per
    * digest after the first listing.
    */
-  async list(options: ListOptions): Promise<ListPage> {
-    return this.#run('list', async () => {
-      assertPositiveInteger(options.limit, 'limit');
-      if (options.owner !== undefined && typeof options.owner !== 'string') {
-        throw new InvalidValueError(`owner must be a string, got ${typeof options.owner}`);
+  protected async listRecords(options: ListOptions): Promise<ListPage> {
+    const after = decodeListCursor(options.cursor);
+    const { owner, state, now, limit } = options;
+    const candidates = (
+      owner !== undefined ? await this.#ownerCandidates(owner) : await this.#allCandidates()
+    )
+      .filter((candidate) => after === null || candidate.id > after)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const records: SessionRecord[] = [];
+    const staleOwnerEntries: string[] = [];
+    let more = false;
+    for (const { hash } of candidates) {
+      const file = await this.#readRecordChecked(hash);
+      if (owner !== undefined && file?.session.owner !== owner) {
+        staleOwnerEntries.push(hash);
+        continue;
       }
-      const after = decodeListCursor(options.cursor);
-      const { owner, state, now, limit } = options;
-      const candidates = (
-        owner !== undefined ? await this.#ownerCandidates(owner) : await this.#allCandidates()
-      )
-        .filter((candidate) => after === null || candidate.id > after)
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const records: SessionRecord[] = [];
-      const staleOwnerEntries: string[] = [];
-      let more = false;
-      for (const { hash } of candidates) {
-        const file = await this.#readRecordChecked(hash);
-        if (owner !== undefined && file?.session.owner !== owner) {
-          staleOwnerEntries.push(hash);
-          continue;
-        }
-        if (!file || isExpired(file.session, now)) continue;
-        if (state !== undefined && file.session.state !== state) continue;
-        if (records.length === limit) {
-          more = true;
-          break;
-        }
-        records.push(file.session);
+      if (!file || isExpired(file.session, now)) continue;
+      if (state !== undefined && file.session.state !== state) continue;
+      if (records.length === limit) {
+        more = true;
+        break;
       }
-      if (owner !== undefined) {
-        for (const hash of staleOwnerEntries) await this.#dropStaleOwnerEntry(owner, hash);
-      }
-      const last = records.at(-1);
-      return { records, nextCursor: more && last ? encodeListCursor(last.id) : null };
-    });
+      records.push(file.session);
+    }
+    if (owner !== undefined) {
+      for (const hash of staleOwnerEntries) await this.#dropStaleOwnerEntry(owner, hash);
+    }
+    const last = records.at(-1);
+    return { records, nextCursor: more && last ? encodeListCursor(last.id) : null };
   }
 
   /**
    * Walks the shard directories, continuing where the previous call stopped, deleting up to `limit`
-   * (default 1000) expired sessions under their locks. Returns less than `limit` only after a full pass.
-   * Also removes log directories and lock markers that crashed processes left behind.
+   * expired sessions under their locks. Returns less than `limit` only after a full pass. Also removes
+   * log directories and lock markers that crashed processes left behind.
    */
-  async sweep(now: number, options: SweepOptions = {}): Promise<number> {
-    return this.#run('sweep', async () => {
-      checkOptionalPositive(options.limit, 'limit');
-      const limit = options.limit ?? 1000;
-      const shards = await this.#shards();
-      const start = Math.max(
-        0,
-        shards.findIndex((shard) => shard >= this.#sweepCursor),
-      );
-      let deleted = 0;
-      // A call returns less than `limit` only after visiting every shard, as the contract requires.
-      for (let i = 0; i < shards.length; i++) {
-        const shard = shards[(start + i) % shards.length] as string;
-        this.#sweepCursor = shard;
-        deleted += await this.#sweepShard(shard, now, limit - deleted);
-        if (deleted >= limit) break;
-        this.#sweepCursor = shards[(start + i + 1) % shards.length] as string;
-      }
-      return deleted;
-    });
+  protected async sweepExpired(now: number, limit: number): Promise<number> {
+    const shards = await this.#shards();
+    const start = Math.max(
+      0,
+      shards.findIndex((shard) => shard >= this.#sweepCursor),
+    );
+    let deleted = 0;
+    // A call returns less than `limit` only after visiting every shard, as the contract requires.
+    for (let i = 0; i < shards.length; i++) {
+      const shard = shards[(start + i) % shards.length] as string;
+      this.#sweepCursor = shard;
+      deleted += await this.#sweepShard(shard, now, limit - deleted);
+      if (deleted >= limit) break;
+      this.#sweepCursor = shards[(start + i + 1) % shards.length] as string;
+    }
+    return deleted;
   }
 
   /** Reads every record file: a full walk of the directory, fine at the scale this store is for. */
-  async stats(now: number): Promise<StoreStats> {
-    return this.#run('stats', async () => {
-      const stats = emptyStats();
-      await this.#forEachRecord(async (file) => tallyRecord(stats, file.session, now));
-      return stats;
-    });
+  protected async computeStats(now: number): Promise<StoreStats> {
+    const stats = emptyStats();
+    await this.#forEachRecord(async (file) => tallyRecord(stats, file.session, now));
+    return stats;
   }
 
   /**
-   * Waits for operations in flight (so no lock or file handle is left behind), then refuses new ones.
-   * Idempotent. The store holds no open files or timers between operations.
+   * Waits for the work that holds or waits for a session lock, so no lock is left behind; waiters give
+   * up with `StoreClosedError`. The store holds no open files or timers between operations.
    */
-  async close(): Promise<void> {
-    this.#closed = true;
-    await Promise.allSettled([...this.#inFlight]);
+  protected async release(): Promise<void> {
+    await Promise.allSettled([...this.#lockedWork]);
   }
 
   // ── operations under the session lock ─────────────────────────────────────────────────────────
@@ -850,44 +797,45 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
-  /** Runs one primitive: refuses after close, tracks it for close, and types its failures. */
-  async #run<T>(what: string, work: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StoreClosedError();
-    const operation = work();
-    this.#inFlight.add(operation);
-    try {
-      return await operation;
-    } catch (error) {
-      throw toStoreError(error, `File store ${what} in ${this.directory}`);
-    } finally {
-      this.#inFlight.delete(operation);
-    }
-  }
-
-  /** Runs `work` holding the session's lock: first in this process, then across processes. */
+  /**
+   * Runs `work` holding the session's lock: first in this process, then across processes. Refused after
+   * `close()`, which waits for the work already queued or under way here.
+   */
   #locked<T>(hash: string, work: () => Promise<T>): Promise<T> {
-    return this.#mutex.run(hash, async () => {
-      const release = await this.#locks.acquire(this.#layout.lock(hash));
-      try {
-        return await work();
-      } finally {
-        await release();
-      }
-    });
+    if (this.closed) return Promise.reject(new StoreClosedError());
+    return this.#tracked(
+      this.#mutex.run(hash, async () => {
+        const release = await this.#locks.acquire(this.#layout.lock(hash));
+        try {
+          return await work();
+        } finally {
+          await release();
+        }
+      }),
+    );
   }
 
-  /** Like `#locked`, but gives up at once (resolving undefined) when the lock is busy. */
+  /** Like `#locked`, but gives up at once (resolving undefined) when the lock is busy or the store closed. */
   async #tryLocked(hash: string, work: () => Promise<void>): Promise<void> {
-    if (this.#mutex.busy(hash)) return;
-    await this.#mutex.run(hash, async () => {
-      const release = await this.#locks.tryAcquire(this.#layout.lock(hash));
-      if (!release) return;
-      try {
-        await work();
-      } finally {
-        await release();
-      }
-    });
+    if (this.closed || this.#mutex.busy(hash)) return;
+    await this.#tracked(
+      this.#mutex.run(hash, async () => {
+        const release = await this.#locks.tryAcquire(this.#layout.lock(hash));
+        if (!release) return;
+        try {
+          await work();
+        } finally {
+          await release();
+        }
+      }),
+    );
+  }
+
+  #tracked<T>(work: Promise<T>): Promise<T> {
+    this.#lockedWork.add(work);
+    const forget = () => this.#lockedWork.delete(work);
+    work.then(forget, forget);
+    return work;
   }
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { StoreClosedError, StoreUnavailableError } from '@mcp-session/core';
+import { StoreClosedError, StoreUnavailableError } from '@mcp-session/core/adapter';
 import { hasCode } from './atomic.js';
 import { digest } from './layout.js';
 

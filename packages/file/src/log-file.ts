@@ -1,5 +1,5 @@
 import { constants, type FileHandle, open } from 'node:fs/promises';
-import { InvalidValueError, type LogEntry } from '@mcp-session/core';
+import type { LogEntry } from '@mcp-session/core/adapter';
 import { CorruptFileError, type LogMeta } from './record-file.js';
 
 const NEWLINE = 0x0a;
@@ -28,17 +28,6 @@ export function formatEntries(dataJson: readonly string[], firstSeq: number, at:
 /** One log line; `seq` and `at` are numbers, `dataJson` is the entry's data as JSON. */
 export function formatLine(seq: number, at: number, dataJson: string): string {
   return `{"seq":${seq},"at":${JSON.stringify(at)},"data":${dataJson}}\n`;
-}
-
-/**
- * An entry's data as JSON text, taken when the call is made, so later changes by the caller cannot reach
- * what is written.
- * @throws InvalidValueError when it has no JSON form (undefined, a function).
- */
-export function dataToJson(data: unknown, where: string): string {
-  const json = JSON.stringify(data);
-  if (json === undefined) throw new InvalidValueError(`${where} is not a JSON value`);
-  return json;
 }
 
 /**

@@ -1,4 +1,10 @@
-import { InvalidStoreUrlError, InvalidValueError, parsePathUrl } from '@mcp-session/core';
+import {
+  InvalidStoreUrlError,
+  InvalidValueError,
+  MAX_TIMER_MS,
+  parsePathUrl,
+  readUrlOptions,
+} from '@mcp-session/core/adapter';
 
 /** Something the store noticed and repaired, or that needs a human. */
 export interface FileStoreWarning {
@@ -26,14 +32,15 @@ export interface FileSessionStoreOptions {
    */
   fsync?: boolean;
   /**
-   * How long an operation waits for a session lock held by another process, in milliseconds, before
-   * failing with `StoreUnavailableError`. Default 10 000.
+   * How long an operation waits for a session lock held by another process, in milliseconds (1 to
+   * `MAX_TIMER_MS`), before failing with `StoreUnavailableError`. Default 10 000.
    */
   lockTimeoutMs?: number;
   /**
    * Age in milliseconds after which a session lock counts as abandoned even though its holder's pid
    * is alive (a hung process, or a pid reused after a crash). Locks of dead processes on this machine are
-   * broken at once. Must exceed the longest write the disk can stall for. Default 30 000, at least 1 000.
+   * broken at once. Must exceed the longest write the disk can stall for. Default 30 000, from 1 000 to
+   * `MAX_TIMER_MS`.
    */
   staleLockMs?: number;
   /** Receives every warning. Default: `console.warn`. */
@@ -53,7 +60,13 @@ const DEFAULT_STALE_LOCK_MS = 30_000;
 const MIN_STALE_LOCK_MS = 1_000;
 
 const KNOWN_OPTIONS = ['fsync', 'lockTimeoutMs', 'staleLockMs', 'onWarning'];
-const URL_OPTIONS = ['fsync', 'lockTimeoutMs', 'staleLockMs'];
+
+/** The query options of a `file:` URL, read the same way as every store's. */
+const URL_OPTIONS = {
+  fsync: { type: 'boolean' },
+  lockTimeoutMs: { type: 'integer', min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' },
+  staleLockMs: { type: 'integer', min: MIN_STALE_LOCK_MS, max: MAX_TIMER_MS, unit: 'milliseconds' },
+} as const;
 
 function printWarning(warning: FileStoreWarning): void {
   console.warn(`[@mcp-session/file] ${warning.code}: ${warning.message} (${warning.path})`);
@@ -80,14 +93,14 @@ export function resolveOptions(options: FileSessionStoreOptions): ResolvedOption
   if (typeof fsync !== 'boolean') {
     throw new InvalidValueError(`fsync must be true or false, got ${describe(fsync)}`);
   }
-  if (!isPositiveInteger(lockTimeoutMs)) {
+  if (!isMilliseconds(lockTimeoutMs, 1)) {
     throw new InvalidValueError(
-      `lockTimeoutMs must be a positive integer (milliseconds), got ${describe(lockTimeoutMs)}`,
+      `lockTimeoutMs must be a positive integer of at most ${MAX_TIMER_MS} (milliseconds), got ${describe(lockTimeoutMs)}`,
     );
   }
-  if (!isPositiveInteger(staleLockMs) || staleLockMs < MIN_STALE_LOCK_MS) {
+  if (!isMilliseconds(staleLockMs, MIN_STALE_LOCK_MS)) {
     throw new InvalidValueError(
-      `staleLockMs must be an integer of at least ${MIN_STALE_LOCK_MS} (milliseconds), got ${describe(staleLockMs)}`,
+      `staleLockMs must be an integer of at least ${MIN_STALE_LOCK_MS} and at most ${MAX_TIMER_MS} (milliseconds), got ${describe(staleLockMs)}`,
     );
   }
   if (typeof onWarning !== 'function') {
@@ -100,7 +113,8 @@ export function resolveOptions(options: FileSessionStoreOptions): ResolvedOption
  * Splits a `file:` URL into the directory and options: `file:./data/sessions`,
  * `file:///var/lib/sessions?fsync=false&lockTimeoutMs=5000`. Relative paths stay relative to the
  * working directory.
- * @throws InvalidStoreUrlError for another scheme, a host, a missing path or an unknown or bad option.
+ * @throws InvalidStoreUrlError for another scheme, a host, a missing path, or an unknown, repeated or
+ *   malformed option.
  */
 export function parseFileStoreUrl(url: string): {
   directory: string;
@@ -112,39 +126,17 @@ export function parseFileStoreUrl(url: string): {
       `The file store opens "file:" URLs, e.g. "file:./data/sessions"; got "${scheme}:"`,
     );
   }
-  const options: FileSessionStoreOptions = {};
-  for (const key of new Set(params.keys())) {
-    if (!URL_OPTIONS.includes(key)) {
-      throw new InvalidStoreUrlError(
-        `Unknown file store URL option "${key}" (known: ${URL_OPTIONS.join(', ')})`,
-      );
-    }
-    const values = params.getAll(key);
-    if (values.length > 1) {
-      throw new InvalidStoreUrlError(`File store URL option "${key}" is given more than once`);
-    }
-    const value = values[0] as string;
-    if (key === 'fsync') {
-      if (value !== 'true' && value !== 'false') {
-        throw new InvalidStoreUrlError(
-          `File store URL option fsync must be true or false, got "${value}"`,
-        );
-      }
-      options.fsync = value === 'true';
-    } else {
-      if (!/^[1-9][0-9]{0,9}$/.test(value)) {
-        throw new InvalidStoreUrlError(
-          `File store URL option ${key} must be a positive integer (milliseconds), got "${value}"`,
-        );
-      }
-      options[key as 'lockTimeoutMs' | 'staleLockMs'] = Number(value);
-    }
-  }
+  const { options } = readUrlOptions(params, URL_OPTIONS, { store: 'file', shownUrl: url });
   return { directory: path, options };
 }
 
-function isPositiveInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+function isMilliseconds(value: unknown, min: number): value is number {
+  return (
+    typeof value === 'number' &&
+    Number.isSafeInteger(value) &&
+    value >= min &&
+    value <= MAX_TIMER_MS
+  );
 }
 
 function describe(value: unknown): string {

@@ -1,9 +1,4 @@
-import {
-  InvalidValueError,
-  type JsonObject,
-  SESSION_STATES,
-  type SessionRecord,
-} from '@mcp-session/core';
+import { type JsonObject, SESSION_STATES, type SessionRecord } from '@mcp-session/core/adapter';
 import { digest, FORMAT_VERSION } from './layout.js';
 
 /**
@@ -83,15 +78,6 @@ export function parseRecordFile(text: string, path: string, expectedHash: string
     logs.set(name, meta);
   }
   return { session, incarnation: parsed.incarnation, logs };
-}
-
-/**
- * Checks a record handed to `create`, so nothing is written that a later read would reject as corrupt.
- * @throws InvalidValueError naming the bad field.
- */
-export function assertStorableRecord(record: SessionRecord): void {
-  const problem = sessionProblem(record);
-  if (problem !== null) throw new InvalidValueError(`Cannot store the record: ${problem}`);
 }
 
 /** What is wrong with a would-be `SessionRecord`, or null when nothing is. */

@@ -41,12 +41,12 @@ describe('file: URLs', () => {
     ['file:', /needs a path/],
     ['file://db.example.com/sessions', /looks like a host/],
     ['file:./x?fsync=maybe', /fsync must be true or false/],
-    ['file:./x?lockTimeoutMs=-5', /lockTimeoutMs must be a positive integer/],
-    ['file:./x?staleLockMs=soon', /staleLockMs must be a positive integer/],
-    ['file:./x?fsync=true&fsync=false', /more than once/],
+    ['file:./x?lockTimeoutMs=-5', /lockTimeoutMs must be a whole number from 1 to 2147483647/],
+    ['file:./x?staleLockMs=soon', /staleLockMs must be a whole number from 1000 to 2147483647/],
+    ['file:./x?fsync=true&fsync=false', /file store option "fsync" is given twice/],
     [
       'file:./x?ttl=5',
-      /Unknown file store URL option "ttl" \(known: fsync, lockTimeoutMs, staleLockMs\)/,
+      /Unknown file store option "ttl" in "file:\.\/x\?ttl=5" \(known: fsync, lockTimeoutMs, staleLockMs\)/,
     ],
     ['sqlite:./x.db', /opens "file:" URLs/],
   ])('refuses %s with INVALID_STORE_URL', async (url, message) => {
@@ -54,6 +54,39 @@ describe('file: URLs', () => {
       code: 'INVALID_STORE_URL',
       message: expect.stringMatching(message),
     });
+  });
+});
+
+describe('file: URL options', () => {
+  it.each([
+    ['?lockTimeoutMs=5000&lockTimeoutMs=6000', /"lockTimeoutMs" is given twice/],
+    ['?staleLockMs=5000&fsync=false&staleLockMs=5000', /"staleLockMs" is given twice/],
+    ['?fsync=TRUE', /fsync must be true or false, got "TRUE"/],
+    ['?fsync=', /fsync must be true or false, got ""/],
+    ['?lockTimeoutMs=0x10', /lockTimeoutMs must be a whole number from 1 to 2147483647/],
+    ['?lockTimeoutMs=1e3', /lockTimeoutMs must be a whole number from 1 to 2147483647/],
+    ['?lockTimeoutMs=-1', /lockTimeoutMs must be a whole number from 1 to 2147483647/],
+    ['?lockTimeoutMs=0', /lockTimeoutMs must be a whole number from 1 to 2147483647/],
+    ['?lockTimeoutMs=2147483648', /lockTimeoutMs must be a whole number from 1 to 2147483647/],
+    ['?staleLockMs=999', /staleLockMs must be a whole number from 1000 to 2147483647/],
+    ['?staleLockMs=2147483648', /staleLockMs must be a whole number from 1000 to 2147483647/],
+  ])('refuses %s with INVALID_STORE_URL and creates nothing', async (query, message) => {
+    await expect(storeFromUrl(`file:${join(sandbox, 'store')}${query}`)).rejects.toMatchObject({
+      code: 'INVALID_STORE_URL',
+      message: expect.stringMatching(message),
+    });
+    expect(await readdir(sandbox)).toEqual([]);
+  });
+
+  it('takes the bounds themselves', async () => {
+    const store = await storeFromUrl(
+      `file:${join(sandbox, 'store')}?lockTimeoutMs=1&staleLockMs=1000`,
+    );
+    await store.close();
+    const patient = await storeFromUrl(
+      `file:${join(sandbox, 'store')}?lockTimeoutMs=2147483647&staleLockMs=2147483647`,
+    );
+    await patient.close();
   });
 });
 
@@ -133,6 +166,11 @@ describe('opening a directory', () => {
       [{ lockTimeoutMs: 0 }, /lockTimeoutMs must be a positive integer/],
       [{ lockTimeoutMs: 1.5 }, /lockTimeoutMs must be a positive integer/],
       [{ staleLockMs: 10 }, /staleLockMs must be an integer of at least 1000/],
+      [
+        { lockTimeoutMs: 2 ** 31 },
+        /lockTimeoutMs must be a positive integer of at most 2147483647/,
+      ],
+      [{ staleLockMs: 2 ** 31 }, /staleLockMs must be an integer of at least 1000 and at most/],
       [{ onWarning: 'console' }, /onWarning must be a function/],
       [{ fsynk: false }, /Unknown FileSessionStore option "fsynk"/],
       [null, /options must be an object/],

@@ -3,15 +3,13 @@ import { dirname, resolve } from 'node:path';
 import {
   type AppendOptions,
   type AppendResult,
+  assertPositiveInteger,
+  BaseSessionStore,
   type CreateOptions,
   checkGuards,
-  checkImportedLogs,
-  checkOptionalPositive,
-  checkStoreArgs,
   decodeListCursor,
   emptyStats,
   encodeListCursor,
-  InvalidStoreUrlError,
   InvalidValueError,
   isVisibleTo,
   type JsonObject,
@@ -19,24 +17,24 @@ import {
   type ListOptions,
   type ListPage,
   type LogEntry,
+  MAX_TIMER_MS,
   PayloadTooLargeError,
   parsePathUrl,
   type ReadOptions,
   type RecordGuards,
+  readUrlOptions,
   type SessionChange,
   SessionExistsError,
   type SessionRecord,
   type SessionState,
-  type SessionStore,
   type StoreCapabilities,
   StoreClosedError,
   type StoreStats,
   StoreUnavailableError,
-  type SweepOptions,
   slidingExpiry,
   toStoreError,
   type UpdateOptions,
-} from '@mcp-session/core';
+} from '@mcp-session/core/adapter';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { migrate } from './schema.js';
 
@@ -49,7 +47,7 @@ export interface SqliteSessionStoreOptions {
   database: string | Database;
   /**
    * How long a write waits for another process's write lock before failing with
-   * `StoreUnavailableError`, in milliseconds. Default 5000. The wait blocks this process's event loop
+   * `StoreUnavailableError`, in milliseconds, from 0 to `MAX_TIMER_MS`. Default 5000. The wait blocks this process's event loop
    * (better-sqlite3 is synchronous), so keep it short.
    */
   busyTimeoutMs?: number;
@@ -102,23 +100,26 @@ const LIVE = '(s.expires_at IS NULL OR s.expires_at > @now)';
  * statements, versioned migrations; every primitive is one transaction (`BEGIN IMMEDIATE` for writes), so
  * it is atomic within and across processes sharing the file.
  */
-export class SqliteSessionStore implements SessionStore {
+export class SqliteSessionStore extends BaseSessionStore {
   readonly capabilities: StoreCapabilities;
   /** The underlying database, for backups (`db.backup(path)`) and inspection. */
   readonly db: Database;
+  protected readonly backend = 'SQLite';
 
   readonly #ownsDatabase: boolean;
   readonly #sweepChunkSize: number;
   readonly #sql: ReturnType<typeof prepareStatements>;
   readonly #listStatements = new Map<string, Statement>();
   #transaction!: BetterSqlite3.Transaction<(body: () => unknown) => unknown>;
-  #closed = false;
 
   constructor(options: SqliteSessionStoreOptions) {
+    super();
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    if (!(Number.isSafeInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
+    if (
+      !(Number.isSafeInteger(busyTimeoutMs) && busyTimeoutMs >= 0 && busyTimeoutMs <= MAX_TIMER_MS)
+    ) {
       throw new InvalidValueError(
-        `busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`,
+        `busyTimeoutMs must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${busyTimeoutMs}`,
       );
     }
     const synchronous = options.synchronous ?? 'full';
@@ -128,7 +129,7 @@ export class SqliteSessionStore implements SessionStore {
       );
     }
     this.#sweepChunkSize = options.sweepChunkSize ?? 200;
-    checkOptionalPositive(this.#sweepChunkSize, 'sweepChunkSize');
+    assertPositiveInteger(this.#sweepChunkSize, 'sweepChunkSize');
     this.#ownsDatabase = typeof options.database === 'string';
     this.db =
       typeof options.database === 'string'
@@ -153,259 +154,220 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
-  async create(record: SessionRecord, options: CreateOptions): Promise<void> {
-    this.#run('create', () => {
-      checkStoreArgs(record.id);
-      const logs = checkImportedLogs(options.logs);
-      this.#write(() => {
-        const existing = this.#sql.selectGuard.get(record.id) as GuardRow | undefined;
-        if (existing) {
-          if (existing.expires_at === null || existing.expires_at > options.now) {
-            throw new SessionExistsError(record.id);
-          }
-          this.#deleteSession(record.id);
+  protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
+    this.#write(() => {
+      const existing = this.#sql.selectGuard.get(record.id) as GuardRow | undefined;
+      if (existing) {
+        if (existing.expires_at === null || existing.expires_at > options.now) {
+          throw new SessionExistsError(record.id);
         }
-        this.#sql.insertSession.run({
-          id: record.id,
-          state: record.state,
-          metadata: JSON.stringify(record.metadata),
-          owner: record.owner,
-          created_at: record.createdAt,
-          last_activity_at: record.lastActivityAt,
-          expires_at: record.expiresAt,
-          version: record.version,
-          message_count: record.messageCount,
-        });
-        for (const [key, value] of Object.entries(record.context)) {
-          this.#sql.upsertContext.run(record.id, key, JSON.stringify(value));
-        }
-        for (const [log, entries] of logs) {
-          const last = entries.at(-1);
-          if (!last) continue;
-          for (const entry of entries) {
-            this.#sql.insertEntry.run(
-              record.id,
-              log,
-              entry.seq,
-              entry.at,
-              JSON.stringify(entry.data),
-            );
-          }
-          this.#sql.advanceSeq.get(record.id, log, last.seq);
-        }
+        this.#deleteSession(record.id);
+      }
+      this.#sql.insertSession.run({
+        id: record.id,
+        state: record.state,
+        metadata: JSON.stringify(record.metadata),
+        owner: record.owner,
+        created_at: record.createdAt,
+        last_activity_at: record.lastActivityAt,
+        expires_at: record.expiresAt,
+        version: record.version,
+        message_count: record.messageCount,
       });
+      for (const [key, value] of Object.entries(record.context)) {
+        this.#sql.upsertContext.run(record.id, key, JSON.stringify(value));
+      }
+      for (const [log, entries] of Object.entries(options.logs ?? {})) {
+        const last = entries.at(-1);
+        if (!last) continue;
+        for (const entry of entries) {
+          this.#sql.insertEntry.run(
+            record.id,
+            log,
+            entry.seq,
+            entry.at,
+            JSON.stringify(entry.data),
+          );
+        }
+        this.#sql.advanceSeq.get(record.id, log, last.seq);
+      }
     });
   }
 
-  async get(
+  protected async getRecord(
     id: string,
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
-    return this.#run('get', () => {
-      checkStoreArgs(id);
-      const row = this.#sql.selectRecord.get(id) as SessionRow | undefined;
-      if (!row || (row.expires_at !== null && row.expires_at <= options.now)) return null;
-      return isVisibleTo(row, options.owner) ? toRecord(row) : null;
-    });
+    const row = this.#sql.selectRecord.get(id) as SessionRow | undefined;
+    if (!row || (row.expires_at !== null && row.expires_at <= options.now)) return null;
+    return isVisibleTo(row, options.owner) ? toRecord(row) : null;
   }
 
-  async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
-    return this.#run('update', () => {
-      checkStoreArgs(id);
-      return this.#write(() => {
-        const row = this.#guarded(id, options);
-        if (change.context !== undefined) {
-          this.#sql.deleteContext.run(id);
-          for (const [key, value] of Object.entries(change.context)) {
-            this.#sql.upsertContext.run(id, key, JSON.stringify(value));
-          }
-        }
-        for (const [key, value] of Object.entries(change.contextSet ?? {})) {
+  protected async updateRecord(
+    id: string,
+    change: SessionChange,
+    options: UpdateOptions,
+  ): Promise<SessionRecord> {
+    return this.#write(() => {
+      const row = this.#guarded(id, options);
+      if (change.context !== undefined) {
+        this.#sql.deleteContext.run(id);
+        for (const [key, value] of Object.entries(change.context)) {
           this.#sql.upsertContext.run(id, key, JSON.stringify(value));
         }
-        for (const key of change.contextDelete ?? []) this.#sql.deleteContextKey.run(id, key);
-        if (options.maxContextBytes !== undefined) {
-          const { bytes } = this.#sql.contextBytes.get(id) as { bytes: number };
-          if (bytes > options.maxContextBytes) {
-            throw new PayloadTooLargeError('context', options.maxContextBytes, bytes);
-          }
+      }
+      for (const [key, value] of Object.entries(change.contextSet ?? {})) {
+        this.#sql.upsertContext.run(id, key, JSON.stringify(value));
+      }
+      for (const key of change.contextDelete ?? []) this.#sql.deleteContextKey.run(id, key);
+      if (options.maxContextBytes !== undefined) {
+        const { bytes } = this.#sql.contextBytes.get(id) as { bytes: number };
+        if (bytes > options.maxContextBytes) {
+          throw new PayloadTooLargeError('context', options.maxContextBytes, bytes);
         }
-        let lastActivityAt: number | null = change.lastActivityAt ?? null;
-        let expiresAt = change.expiresAt;
-        if (change.touch) {
-          lastActivityAt = change.touch.at;
-          expiresAt = slidingExpiry(row.created_at, change.touch);
-        }
-        this.#sql.updateSession.run({
-          id,
-          state: change.state ?? null,
-          metadata: change.metadata === undefined ? null : JSON.stringify(change.metadata),
-          last_activity_at: lastActivityAt,
-          set_expiry: expiresAt === undefined ? 0 : 1,
-          expires_at: expiresAt ?? null,
-        });
-        return toRecord(this.#sql.selectRecord.get(id) as SessionRow);
+      }
+      let lastActivityAt: number | null = change.lastActivityAt ?? null;
+      let expiresAt = change.expiresAt;
+      if (change.touch) {
+        lastActivityAt = change.touch.at;
+        expiresAt = slidingExpiry(row.created_at, change.touch);
+      }
+      this.#sql.updateSession.run({
+        id,
+        state: change.state ?? null,
+        metadata: change.metadata === undefined ? null : JSON.stringify(change.metadata),
+        last_activity_at: lastActivityAt,
+        set_expiry: expiresAt === undefined ? 0 : 1,
+        expires_at: expiresAt ?? null,
       });
+      return toRecord(this.#sql.selectRecord.get(id) as SessionRow);
     });
   }
 
-  async append(
+  protected async appendEntries(
     id: string,
     log: string,
     entries: readonly JsonValue[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    return this.#run('append', () => {
-      checkStoreArgs(id, log);
-      checkOptionalPositive(options.cap, 'cap');
-      if (entries.length === 0) throw new InvalidValueError('append needs at least one entry');
-      const serialized = entries.map((entry) => JSON.stringify(entry));
-      return this.#write(() => {
-        const row = this.#guarded(id, options);
-        const { last_seq: lastSeq } = this.#sql.advanceSeq.get(id, log, entries.length) as {
-          last_seq: number;
-        };
-        const firstSeq = lastSeq - entries.length + 1;
-        // Entries the cap would trim at once are never written.
-        const skip = options.cap === undefined ? 0 : Math.max(0, entries.length - options.cap);
-        for (let i = skip; i < serialized.length; i++) {
-          this.#sql.insertEntry.run(id, log, firstSeq + i, options.now, serialized[i]);
-        }
-        if (options.cap !== undefined) this.#sql.trimLog.run(id, log, lastSeq - options.cap);
-        const added = options.countMessages ? entries.length : 0;
-        const touch = options.touch;
-        this.#sql.bumpSession.run({
-          id,
-          added,
-          last_activity_at: touch ? touch.at : null,
-          set_expiry: touch ? 1 : 0,
-          expires_at: touch ? slidingExpiry(row.created_at, touch) : null,
-        });
-        return {
-          firstSeq,
-          lastSeq,
-          version: row.version + 1,
-          messageCount: row.message_count + added,
-        };
+    const serialized = entries.map((entry) => JSON.stringify(entry));
+    return this.#write(() => {
+      const row = this.#guarded(id, options);
+      const { last_seq: lastSeq } = this.#sql.advanceSeq.get(id, log, entries.length) as {
+        last_seq: number;
+      };
+      const firstSeq = lastSeq - entries.length + 1;
+      // Entries the cap would trim at once are never written.
+      const skip = options.cap === undefined ? 0 : Math.max(0, entries.length - options.cap);
+      for (let i = skip; i < serialized.length; i++) {
+        this.#sql.insertEntry.run(id, log, firstSeq + i, options.now, serialized[i]);
+      }
+      if (options.cap !== undefined) this.#sql.trimLog.run(id, log, lastSeq - options.cap);
+      const added = options.countMessages ? entries.length : 0;
+      const touch = options.touch;
+      this.#sql.bumpSession.run({
+        id,
+        added,
+        last_activity_at: touch ? touch.at : null,
+        set_expiry: touch ? 1 : 0,
+        expires_at: touch ? slidingExpiry(row.created_at, touch) : null,
       });
-    });
-  }
-
-  async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
-    return this.#run('read', () => {
-      checkStoreArgs(id, log);
-      checkOptionalPositive(options.limit, 'limit');
-      // One read transaction: the guard and the entries come from the same snapshot.
-      return this.#transaction.deferred(() => {
-        this.#guarded(id, options);
-        const statement = options.order === 'desc' ? this.#sql.readDesc : this.#sql.readAsc;
-        const rows = statement.all({
-          id,
-          log,
-          after: options.afterSeq ?? 0,
-          before: options.beforeSeq ?? Number.MAX_SAFE_INTEGER,
-          limit: options.limit ?? -1,
-        }) as EntryRow[];
-        return rows.map((entry) => ({
-          seq: entry.seq,
-          at: entry.at,
-          data: JSON.parse(entry.data) as JsonValue,
-        }));
-      }) as LogEntry[];
-    });
-  }
-
-  async delete(id: string): Promise<boolean> {
-    return this.#run('delete', () => {
-      checkStoreArgs(id);
-      return this.#write(() => this.#deleteSession(id));
-    });
-  }
-
-  async list(options: ListOptions): Promise<ListPage> {
-    return this.#run('list', () => {
-      checkOptionalPositive(options.limit, 'limit');
-      const after = decodeListCursor(options.cursor);
-      const rows = this.#listStatement(
-        options.state !== undefined,
-        options.owner !== undefined,
-      ).all({
-        now: options.now,
-        after: after ?? '',
-        state: options.state ?? null,
-        owner: options.owner ?? null,
-        limit: options.limit + 1,
-      }) as SessionRow[];
-      const page = rows.slice(0, options.limit).map(toRecord);
-      const last = page.at(-1);
       return {
-        records: page,
-        nextCursor: rows.length > options.limit && last ? encodeListCursor(last.id) : null,
+        firstSeq,
+        lastSeq,
+        version: row.version + 1,
+        messageCount: row.message_count + added,
       };
     });
   }
 
-  async sweep(now: number, options: SweepOptions = {}): Promise<number> {
-    const limit = options.limit ?? 1000;
-    checkOptionalPositive(limit, 'limit');
+  protected async readEntries(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
+    // One read transaction: the guard and the entries come from the same snapshot.
+    return this.#transaction.deferred(() => {
+      this.#guarded(id, options);
+      const statement = options.order === 'desc' ? this.#sql.readDesc : this.#sql.readAsc;
+      const rows = statement.all({
+        id,
+        log,
+        after: options.afterSeq ?? 0,
+        before: options.beforeSeq ?? Number.MAX_SAFE_INTEGER,
+        limit: options.limit ?? -1,
+      }) as EntryRow[];
+      return rows.map((entry) => ({
+        seq: entry.seq,
+        at: entry.at,
+        data: JSON.parse(entry.data) as JsonValue,
+      }));
+    }) as LogEntry[];
+  }
+
+  protected async deleteRecord(id: string): Promise<boolean> {
+    return this.#write(() => this.#deleteSession(id));
+  }
+
+  protected async listRecords(options: ListOptions): Promise<ListPage> {
+    const after = decodeListCursor(options.cursor);
+    const rows = this.#listStatement(options.state !== undefined, options.owner !== undefined).all({
+      now: options.now,
+      after: after ?? '',
+      state: options.state ?? null,
+      owner: options.owner ?? null,
+      limit: options.limit + 1,
+    }) as SessionRow[];
+    const page = rows.slice(0, options.limit).map(toRecord);
+    const last = page.at(-1);
+    return {
+      records: page,
+      nextCursor: rows.length > options.limit && last ? encodeListCursor(last.id) : null,
+    };
+  }
+
+  /** Deletes in transactions of `sweepChunkSize`, so a big sweep never holds the write lock long. */
+  protected async sweepExpired(now: number, limit: number): Promise<number> {
     let deleted = 0;
     while (deleted < limit) {
       const chunk = Math.min(this.#sweepChunkSize, limit - deleted);
-      const count = this.#run('sweep', () =>
-        this.#write(() => {
-          const ids = this.#sql.selectExpired.all(now, chunk) as string[];
-          for (const id of ids) this.#deleteSession(id);
-          return ids.length;
-        }),
-      );
+      const count = this.#write(() => {
+        const ids = this.#sql.selectExpired.all(now, chunk) as string[];
+        for (const id of ids) this.#deleteSession(id);
+        return ids.length;
+      });
       deleted += count;
       if (count < chunk) break;
       // Let other work on this process's event loop run between chunks.
       await new Promise((resolve) => setImmediate(resolve));
+      // A Database passed in stays open after close(), so only this flag stops the next chunk.
+      if (this.closed) throw new StoreClosedError();
     }
     return deleted;
   }
 
-  async stats(now: number): Promise<StoreStats> {
-    return this.#run('stats', () => {
-      const rows = this.#sql.stats.all({ now }) as {
-        state: SessionState;
-        live: number;
-        expired: number;
-        messages: number;
-        oldest: number | null;
-      }[];
-      const stats = emptyStats();
-      for (const row of rows) {
-        stats.byState[row.state] = row.live;
-        stats.total += row.live;
-        stats.expired += row.expired;
-        stats.messages += row.messages;
-        if (
-          row.oldest !== null &&
-          (stats.oldestCreatedAt === null || row.oldest < stats.oldestCreatedAt)
-        ) {
-          stats.oldestCreatedAt = row.oldest;
-        }
+  protected async computeStats(now: number): Promise<StoreStats> {
+    const rows = this.#sql.stats.all({ now }) as {
+      state: SessionState;
+      live: number;
+      expired: number;
+      messages: number;
+      oldest: number | null;
+    }[];
+    const stats = emptyStats();
+    for (const row of rows) {
+      stats.byState[row.state] = row.live;
+      stats.total += row.live;
+      stats.expired += row.expired;
+      stats.messages += row.messages;
+      if (
+        row.oldest !== null &&
+        (stats.oldestCreatedAt === null || row.oldest < stats.oldestCreatedAt)
+      ) {
+        stats.oldestCreatedAt = row.oldest;
       }
-      return stats;
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#ownsDatabase) this.db.close();
-  }
-
-  /** Runs a primitive: refuses after close, and turns driver errors into `StoreUnavailableError`. */
-  #run<T>(operation: string, body: () => T): T {
-    if (this.#closed) throw new StoreClosedError();
-    try {
-      return body();
-    } catch (error) {
-      throw toStoreError(error, `SQLite ${operation}`);
     }
+    return stats;
+  }
+
+  protected async release(): Promise<void> {
+    if (this.#ownsDatabase) this.db.close();
   }
 
   /** A write transaction that takes the database write lock first, so it never deadlocks on upgrade. */
@@ -603,31 +565,25 @@ function describeOpenError(error: unknown, path: string): Error {
   return toStoreError(error, `Opening SQLite database "${path}"`);
 }
 
-const URL_OPTIONS = ['busyTimeoutMs', 'synchronous', 'sweepChunkSize'] as const;
+/** The query options of a `sqlite:` URL, read the same way as every store's. */
+const URL_OPTIONS = {
+  busyTimeoutMs: { type: 'integer', min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' },
+  synchronous: { type: 'string', pattern: /^(full|normal)$/, description: '"full" or "normal"' },
+  sweepChunkSize: { type: 'integer', min: 1 },
+} as const;
 
 /**
  * Opens `sqlite:./path/to/sessions.db`, `sqlite:///absolute/path.db` or `sqlite::memory:`, with options in
  * the query: `?busyTimeoutMs=5000&synchronous=normal&sweepChunkSize=200`.
+ * @throws InvalidStoreUrlError for a host, a missing path, or an unknown, repeated or malformed option.
  */
 export function storeFromUrl(url: string): SqliteSessionStore {
   const { path, params } = parsePathUrl(url);
-  const options: SqliteSessionStoreOptions = { database: path };
-  for (const [key, value] of params) {
-    switch (key as (typeof URL_OPTIONS)[number]) {
-      case 'busyTimeoutMs':
-        options.busyTimeoutMs = Number(value);
-        break;
-      case 'synchronous':
-        options.synchronous = value as 'full' | 'normal';
-        break;
-      case 'sweepChunkSize':
-        options.sweepChunkSize = Number(value);
-        break;
-      default:
-        throw new InvalidStoreUrlError(
-          `Unknown sqlite: URL option "${key}" (known: ${URL_OPTIONS.join(', ')})`,
-        );
-    }
-  }
-  return new SqliteSessionStore(options);
+  const { options } = readUrlOptions(params, URL_OPTIONS, { store: 'sqlite', shownUrl: url });
+  return new SqliteSessionStore({
+    database: path,
+    ...options,
+    // The pattern above admits only these two.
+    synchronous: options.synchronous as SqliteSessionStoreOptions['synchronous'],
+  });
 }

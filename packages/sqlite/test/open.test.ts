@@ -1,7 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createStore, ManualClock, SessionManager, type SessionStore } from '@mcp-session/core';
+import { MAX_TIMER_MS } from '@mcp-session/core/adapter';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, SqliteSessionStore, storeFromUrl } from '../src/index.js';
@@ -70,9 +72,19 @@ describe('opening a SQLite store', () => {
       expect.objectContaining({ code: 'INVALID_VALUE' }),
     );
     expect(() => storeFromUrl(`sqlite:${path}?journal=off`)).toThrow(
-      /Unknown sqlite: URL option "journal"/,
+      /Unknown sqlite store option "journal" .*\(known: busyTimeoutMs, synchronous, sweepChunkSize\)/,
     );
     expect(() => storeFromUrl('sqlite://db.example.com/x.db')).toThrow(/looks like a host/);
+  });
+
+  it('refuses busyTimeoutMs above MAX_TIMER_MS', () => {
+    expect(
+      () =>
+        new SqliteSessionStore({
+          database: join(directory, 'options.db'),
+          busyTimeoutMs: MAX_TIMER_MS + 1,
+        }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_VALUE' }));
   });
 
   it('refuses a database written by a newer schema version', () => {
@@ -81,6 +93,42 @@ describe('opening a SQLite store', () => {
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     expect(open(path)).toThrow(/newer than this @mcp-session\/sqlite supports/);
+  });
+});
+
+describe('sqlite: URL options', () => {
+  it.each([
+    ['?synchronous=full&synchronous=normal', /sqlite store option "synchronous" is given twice/],
+    ['?busyTimeoutMs=10&busyTimeoutMs=10', /sqlite store option "busyTimeoutMs" is given twice/],
+    ['?synchronous=bogus', /synchronous must be "full" or "normal", got "bogus"/],
+    ['?synchronous=FULL', /synchronous must be "full" or "normal", got "FULL"/],
+    ['?busyTimeoutMs=0x10', /busyTimeoutMs must be a whole number from 0 to 2147483647/],
+    ['?busyTimeoutMs=1e3', /busyTimeoutMs must be a whole number from 0 to 2147483647/],
+    ['?busyTimeoutMs=-1', /busyTimeoutMs must be a whole number from 0 to 2147483647/],
+    ['?busyTimeoutMs=2.5', /busyTimeoutMs must be a whole number from 0 to 2147483647/],
+    ['?busyTimeoutMs=', /busyTimeoutMs must be a whole number from 0 to 2147483647/],
+    ['?busyTimeoutMs=2147483648', /busyTimeoutMs must be a whole number from 0 to 2147483647/],
+    ['?sweepChunkSize=0', /sweepChunkSize must be a whole number from 1 to/],
+  ])('refuses %s with INVALID_STORE_URL and creates no file', (query, message) => {
+    const path = join(directory, `refused-${randomUUID()}.db`);
+    expect(() => storeFromUrl(`sqlite:${path}${query}`)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_STORE_URL',
+        message: expect.stringMatching(message),
+      }),
+    );
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('takes the bounds themselves', async () => {
+    const store = storeFromUrl(
+      `sqlite:${join(directory, 'bounds.db')}?busyTimeoutMs=${MAX_TIMER_MS}&sweepChunkSize=1`,
+    );
+    expect(store.db.pragma('busy_timeout', { simple: true })).toBe(MAX_TIMER_MS);
+    await store.close();
+    const patient = storeFromUrl(`sqlite:${join(directory, 'bounds.db')}?busyTimeoutMs=0`);
+    expect(patient.db.pragma('busy_timeout', { simple: true })).toBe(0);
+    await patient.close();
   });
 });
 
