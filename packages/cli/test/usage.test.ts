@@ -106,7 +106,7 @@ describe('usage errors exit 2 and point at --help', () => {
     ],
     [['list', '--store', '  '], /no store given/],
     [['list', '--store', 'no-scheme-here'], /has no scheme/],
-    [['list', '--store', 'sqlite:./x.db?cache=huge'], /Unknown sqlite: URL option "cache"/],
+    [['list', '--store', 'sqlite:./x.db?cache=huge'], /Unknown sqlite store option "cache"/],
     [['list', '--store', 'memory:somewhere'], /A memory store URL has no location/],
   ])('%j', async (args, message) => {
     const run = await runInProcess(args);
