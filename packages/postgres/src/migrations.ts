@@ -1,4 +1,4 @@
-import { StoreUnavailableError, toStoreError } from '@mcp-session/core';
+import { StoreUnavailableError, toStoreError } from '@mcp-session/core/adapter';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { checkSchemaName, quoteIdentifier, resolveConnection } from './options.js';
 
@@ -294,7 +294,10 @@ export async function runMigrations(pool: Pool, schema: string): Promise<Migrati
   }
 }
 
-/** The schema's applied version, 0 when it has none (or does not exist). */
+/**
+ * The schema's applied version, 0 when it has none (or does not exist). A driver failure is thrown as
+ * is, for the primitive that needed the answer to report.
+ */
 export async function schemaVersion(pool: Pool, schema: string): Promise<number> {
   try {
     const result = await pool.query<{ version: number | null }>(
@@ -305,7 +308,7 @@ export async function schemaVersion(pool: Pool, schema: string): Promise<number>
     const code = (error as { code?: unknown }).code;
     // undefined_table / invalid_schema_name: nothing was migrated yet.
     if (code === '42P01' || code === '3F000') return 0;
-    throw toStoreError(error, `Reading the migration state of schema "${schema}"`);
+    throw error;
   }
 }
 

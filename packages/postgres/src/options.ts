@@ -1,4 +1,11 @@
-import { InvalidStoreUrlError, InvalidValueError, redactUrl } from '@mcp-session/core';
+import {
+  InvalidStoreUrlError,
+  InvalidValueError,
+  MAX_TIMER_MS,
+  readUrlOptions,
+  redactUrl,
+  type UrlOptionSpec,
+} from '@mcp-session/core/adapter';
 import pg, { type Pool, type PoolConfig } from 'pg';
 
 /** Options of `PostgresSessionStore`. */
@@ -6,7 +13,8 @@ export interface PostgresSessionStoreOptions {
   /**
    * Where the sessions live:
    * - a `postgres://` or `postgresql://` URL; besides the driver's own parameters it may carry this
-   *   store's `schema`, `autoMigrate`, `poolSize` and `connect_timeout` (seconds);
+   *   store's `schema`, `autoMigrate`, `preparedStatements`, `poolSize` and `connect_timeout` (seconds).
+   *   Any other parameter, or one given twice, is refused with `InvalidStoreUrlError`;
    * - a `pg.Pool` you created: the store borrows it, and `close()` leaves it open for you to end;
    * - a `pg` pool config (`PoolConfig`), from which the store creates and owns its pool.
    */
@@ -46,8 +54,6 @@ export interface ResolvedConnection {
 const DEFAULT_APPLICATION_NAME = 'mcp-session';
 const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
 
-/** Query parameters this store reads from a URL itself. */
-const STORE_PARAMS = ['schema', 'autoMigrate', 'preparedStatements', 'poolSize', 'connect_timeout'];
 /** Query parameters handed through to the `pg` driver. */
 const DRIVER_PARAMS = [
   'application_name',
@@ -72,14 +78,31 @@ const DRIVER_PARAMS = [
 ];
 
 const SCHEME = /^(postgres|postgresql):\/\//i;
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** A plain identifier (1-63 characters) outside the `pg_` names Postgres reserves for itself. */
+const SCHEMA_NAME = /^(?!pg_)[A-Za-z_][A-Za-z0-9_]{0,62}$/i;
+const SCHEMA_NAME_RULE =
+  'a schema name of 1-63 letters, digits or "_", not starting with a digit or "pg_"';
+
+/** Query parameters this store reads from a URL itself. */
+const URL_OPTIONS = {
+  schema: { type: 'string', pattern: SCHEMA_NAME, description: SCHEMA_NAME_RULE },
+  autoMigrate: { type: 'boolean' },
+  preparedStatements: { type: 'boolean' },
+  poolSize: { type: 'integer', min: 1 },
+  // Seconds, which pg waits for with a timer of connect_timeout × 1000 ms: at most MAX_TIMER_MS.
+  connect_timeout: {
+    type: 'integer',
+    min: 1,
+    max: Math.floor(MAX_TIMER_MS / 1000),
+    unit: 'seconds',
+  },
+} as const satisfies Record<string, UrlOptionSpec>;
 
 /** Checks a schema name and returns it; it is always double-quoted in SQL. */
-export function checkSchemaName(schema: unknown, source = 'schema'): string {
-  if (typeof schema !== 'string' || !IDENTIFIER.test(schema) || /^pg_/i.test(schema)) {
+export function checkSchemaName(schema: unknown): string {
+  if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema)) {
     throw new InvalidValueError(
-      `${source} must be a schema name of 1-63 letters, digits or "_", not starting with a digit or ` +
-        `"pg_", got ${typeof schema === 'string' ? JSON.stringify(schema) : String(schema)}`,
+      `schema must be ${SCHEMA_NAME_RULE}, got ${typeof schema === 'string' ? JSON.stringify(schema) : String(schema)}`,
     );
   }
   return schema;
@@ -168,76 +191,42 @@ function createPool(config: PoolConfig): Pool {
 }
 
 function fromUrl(url: string): ResolvedConnection {
-  const shown = redactUrl(url);
+  const shownUrl = redactPasswords(url);
   if (!SCHEME.test(url)) {
     throw new InvalidStoreUrlError(
-      `"${shown}" is not a Postgres URL: write postgres://user@host:5432/database?schema=mcp`,
+      `"${shownUrl}" is not a Postgres URL: write postgres://user@host:5432/database?schema=mcp`,
     );
   }
   const queryStart = url.indexOf('?');
   const base = queryStart === -1 ? url : url.slice(0, queryStart);
-  const params = new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1));
   try {
     // pg accepts an empty host (a socket given by ?host=); URL parsing needs one to check the rest.
     new URL(base.replace('@/', '@localhost/'));
   } catch {
-    throw new InvalidStoreUrlError(`"${shown}" is not a valid URL`);
+    throw new InvalidStoreUrlError(`"${shownUrl}" is not a valid URL`);
   }
-  for (const key of new Set(params.keys())) {
-    if (!STORE_PARAMS.includes(key) && !DRIVER_PARAMS.includes(key)) {
-      throw new InvalidStoreUrlError(
-        `Unknown Postgres store URL parameter "${key}" in "${shown}". Known: ${[...STORE_PARAMS, ...DRIVER_PARAMS].join(', ')}`,
-      );
-    }
-    if (params.getAll(key).length > 1) {
-      throw new InvalidStoreUrlError(`URL parameter "${key}" is given twice in "${shown}"`);
-    }
-  }
-  const schema = params.get('schema');
-  const autoMigrate = booleanParam(params, 'autoMigrate');
-  const preparedStatements = booleanParam(params, 'preparedStatements');
+  const { options, rest } = readUrlOptions(
+    new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1)),
+    URL_OPTIONS,
+    { store: 'Postgres', shownUrl, passThrough: DRIVER_PARAMS },
+  );
   const config: PoolConfig = {};
-  const poolSize = params.get('poolSize');
-  if (poolSize !== null) config.max = positiveInteger(poolSize, 'poolSize');
-  const connectTimeout = params.get('connect_timeout');
-  if (connectTimeout !== null) {
-    config.connectionTimeoutMillis = positiveInteger(connectTimeout, 'connect_timeout') * 1000;
+  if (options.poolSize !== undefined) config.max = options.poolSize;
+  if (options.connect_timeout !== undefined) {
+    config.connectionTimeoutMillis = options.connect_timeout * 1000;
   }
-  for (const key of STORE_PARAMS) params.delete(key);
-  const rest = params.toString();
-  config.connectionString = rest === '' ? base : `${base}?${rest}`;
+  const driverParams = rest.toString();
+  config.connectionString = driverParams === '' ? base : `${base}?${driverParams}`;
   return {
     pool: createPool(config),
     ownsPool: true,
-    schema: schema === null ? 'public' : checkSchemaNameInUrl(schema),
-    autoMigrate,
-    preparedStatements,
+    schema: options.schema ?? 'public',
+    autoMigrate: options.autoMigrate ?? true,
+    preparedStatements: options.preparedStatements ?? true,
   };
 }
 
-/** A true/false URL parameter, true when absent. */
-function booleanParam(params: URLSearchParams, name: string): boolean {
-  const value = params.get(name);
-  if (value !== null && value !== 'true' && value !== 'false') {
-    throw new InvalidStoreUrlError(`${name} must be "true" or "false", got "${value}"`);
-  }
-  return value !== 'false';
-}
-
-function checkSchemaNameInUrl(schema: string): string {
-  try {
-    return checkSchemaName(schema, 'URL parameter schema');
-  } catch (error) {
-    throw new InvalidStoreUrlError((error as Error).message);
-  }
-}
-
-function positiveInteger(value: string, name: string): number {
-  const number = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(number) || number < 1) {
-    throw new InvalidStoreUrlError(
-      `URL parameter ${name} must be a positive integer, got "${value}"`,
-    );
-  }
-  return number;
+/** The URL for messages: without the password of its user part, nor of a `password` parameter. */
+function redactPasswords(url: string): string {
+  return redactUrl(url).replace(/([?&]password=)[^&#]*/gi, '$1***');
 }

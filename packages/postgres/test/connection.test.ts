@@ -180,16 +180,13 @@ describe('bad options', () => {
     const base = 'postgres://app:secret-password@127.0.0.1:5432/test';
     const cases: [string, RegExp][] = [
       ['mysql://app:secret-password@127.0.0.1/test', /not a Postgres URL/],
-      [
-        `${base}?ssl_mode=require`,
-        /Unknown Postgres store URL parameter "ssl_mode".*Known: schema/,
-      ],
+      [`${base}?ssl_mode=require`, /Unknown Postgres store option "ssl_mode".*known: schema/],
       [`${base}?schema=has-dash`, /schema must be a schema name/],
-      [`${base}?autoMigrate=maybe`, /autoMigrate must be "true" or "false"/],
-      [`${base}?preparedStatements=0`, /preparedStatements must be "true" or "false"/],
-      [`${base}?poolSize=0`, /poolSize must be a positive integer/],
-      [`${base}?poolSize=ten`, /poolSize must be a positive integer/],
-      [`${base}?connect_timeout=-1`, /connect_timeout must be a positive integer/],
+      [`${base}?autoMigrate=maybe`, /autoMigrate must be true or false/],
+      [`${base}?preparedStatements=0`, /preparedStatements must be true or false/],
+      [`${base}?poolSize=0`, /poolSize must be a whole number from 1 to/],
+      [`${base}?poolSize=ten`, /poolSize must be a whole number from 1 to/],
+      [`${base}?connect_timeout=-1`, /connect_timeout must be a whole number from 1 to/],
       [`${base}?schema=a&schema=b`, /"schema" is given twice/],
       ['postgres://app:secret-password@[::1/test', /not a valid URL/],
     ];
@@ -198,6 +195,54 @@ describe('bad options', () => {
       expect(error, url).toMatchObject({
         code: 'INVALID_STORE_URL',
         message: expect.stringMatching(message),
+      });
+      expect(String((error as Error).message), url).not.toContain('secret-password');
+    }
+  });
+
+  it('reads poolSize and connect_timeout as decimal whole numbers only, naming the parameter', async () => {
+    const base = 'postgres://app:secret-password@127.0.0.1:5432/test';
+    for (const [name, value] of [
+      ['poolSize', '0x10'],
+      ['poolSize', '1e3'],
+      ['poolSize', '-1'],
+      ['poolSize', '2.5'],
+      ['poolSize', ''],
+      ['connect_timeout', '0x10'],
+      ['connect_timeout', '1e3'],
+      ['connect_timeout', '0'],
+      // Beyond what a Node timer can wait, in seconds.
+      ['connect_timeout', '2147484'],
+    ]) {
+      const url = `${base}?${name}=${value}`;
+      const error = await storeFromUrl(url).catch((caught: unknown) => caught);
+      expect(error, url).toMatchObject({
+        code: 'INVALID_STORE_URL',
+        message: expect.stringContaining(`${name} must be a whole number from 1 to`),
+      });
+      expect(String((error as Error).message), url).not.toContain('secret-password');
+    }
+    const largest = new PostgresSessionStore({
+      connection: urlWith({ poolSize: '16', connect_timeout: '2147483' }),
+    });
+    await largest.close();
+  });
+
+  // The message of a repeated parameter used to show the URL with a ?password= value in it.
+  it("refuses a parameter given twice, the store's own or the driver's, never printing a ?password= either", async () => {
+    const base = 'postgres://app:secret-password@127.0.0.1:5432/test';
+    for (const query of [
+      'poolSize=2&poolSize=2',
+      'autoMigrate=true&autoMigrate=false',
+      'sslmode=disable&sslmode=require',
+      'password=secret-password&password=secret-password',
+    ]) {
+      const url = `${base}?${query}`;
+      const error = await storeFromUrl(url).catch((caught: unknown) => caught);
+      const name = query.slice(0, query.indexOf('='));
+      expect(error, url).toMatchObject({
+        code: 'INVALID_STORE_URL',
+        message: expect.stringContaining(`"${name}" is given twice`),
       });
       expect(String((error as Error).message), url).not.toContain('secret-password');
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import type { JsonValue } from '@mcp-session/core';
+import { isSessionError, type JsonValue } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { PostgresSessionStore, storeFromUrl } from '../src/index.js';
@@ -189,13 +189,58 @@ describe('faults', () => {
       message: expect.stringMatching(/ECONNREFUSED/),
     });
     expect(String((error as Error).message)).not.toContain('secret-password');
+    expect((error as Error).message).toMatch(
+      /^Opening the Postgres store on schema "unreachable" failed: /,
+    );
 
     const lazy = new PostgresSessionStore({ connection: url });
     stores.push(lazy);
     await expect(lazy.stats(Date.now())).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await expect(lazy.get('any', { now: Date.now() })).rejects.toMatchObject({
+      message: expect.stringMatching(/^Postgres get failed: .*ECONNREFUSED/),
+    });
     // A failed start-up is not remembered: every call tries again.
     await expect(lazy.list({ now: Date.now(), limit: 1 })).rejects.toMatchObject({
       code: 'STORE_UNAVAILABLE',
     });
+  });
+
+  it('a driver failure surfaces as StoreUnavailableError naming Postgres and the primitive, the driver error as cause', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    // lock_timeout goes to pg as a driver parameter: waiting for a held lock fails on demand.
+    const store = await storeFromUrl(urlWith({ schema, lock_timeout: '50' }));
+    stores.push(store);
+    const now = Date.now();
+    const record = makeRecord(now);
+    await store.create(record, { now });
+    const locker = await admin.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM "${schema}".mcp_sessions WHERE id = $1 FOR UPDATE`, [
+        record.id,
+      ]);
+      const attempts: [string, () => Promise<unknown>][] = [
+        ['append', () => store.append(record.id, 'history', ['x'], { now, countMessages: true })],
+        ['update', () => store.update(record.id, { state: 'idle' }, { now })],
+        ['delete', () => store.delete(record.id)],
+      ];
+      for (const [primitive, attempt] of attempts) {
+        const error = await attempt().catch((caught: unknown) => caught);
+        expect(isSessionError(error, 'STORE_UNAVAILABLE'), primitive).toBe(true);
+        expect(error, primitive).toMatchObject({
+          code: 'STORE_UNAVAILABLE',
+          message: expect.stringMatching(
+            new RegExp(`^Postgres ${primitive} failed: .*lock timeout`),
+          ),
+          cause: expect.objectContaining({ code: '55P03' }),
+        });
+      }
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    expect(await store.get(record.id, { now })).toEqual(record);
+    expect(await store.read(record.id, 'history', { now })).toEqual([]);
   });
 });

@@ -268,6 +268,14 @@ describe('bad arguments', () => {
     const attempts: [string, () => Promise<unknown>][] = [
       ['get now', () => store.get(record.id, { now: now + 0.5 })],
       ['create createdAt', () => store.create(makeRecord(now, { createdAt: now + 0.5 }), { now })],
+      [
+        'create imported log at',
+        () =>
+          store.create(makeRecord(now), {
+            now,
+            logs: { history: [{ seq: 1, at: now + 0.5, data: 'imported' }] },
+          }),
+      ],
       ['update expiresAt', () => store.update(record.id, { expiresAt: now + 0.5 }, { now })],
       ['update touch', () => store.update(record.id, { touch }, { now })],
       ['update expectedVersion', () => store.update(record.id, {}, { now, expectedVersion: 1.5 })],
@@ -280,11 +288,12 @@ describe('bad arguments', () => {
     for (const [what, attempt] of attempts) {
       await expect(attempt(), what).rejects.toMatchObject({
         code: 'INVALID_VALUE',
-        message: expect.stringMatching(/must be an integer/),
+        message: expect.stringMatching(/must be .*integer/),
       });
     }
     expect(await store.get(record.id, { now })).toEqual(record);
     expect(await store.read(record.id, 'history', { now })).toEqual([]);
+    expect((await store.stats(now)).total).toBe(1);
   });
 });
 
