@@ -91,9 +91,11 @@ export async function createStore(
   return adapter.storeFromUrl(url.trim());
 }
 
-/** Hides the password of a URL for messages. */
+/** Hides the passwords of a URL for messages: its user part's, and a `password` query parameter's. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^@/]*@/i, '$1***@');
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^@/]*@/i, '$1***@')
+    .replace(/([?&]password=)[^&#]*/gi, '$1***');
 }
 
 /**

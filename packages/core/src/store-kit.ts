@@ -143,8 +143,12 @@ export function checkImportedLogs(
           `logs.${log}[${i}].seq`,
         );
       }
-      if (!Number.isFinite(entry.at))
-        throw new InvalidValueError('at must be epoch milliseconds', `logs.${log}[${i}].at`);
+      if (!Number.isSafeInteger(entry.at)) {
+        throw new InvalidValueError(
+          'at must be epoch milliseconds (a safe integer)',
+          `logs.${log}[${i}].at`,
+        );
+      }
       validateJson(entry.data, undefined, `logs.${log}[${i}].data`);
     });
     return [log, entries];

@@ -80,6 +80,13 @@ describe('createStore', () => {
     expect(redactUrl('redis://:s3cret@localhost:6379/0')).toBe('redis://:***@localhost:6379/0');
     expect(redactUrl('postgres://me:pw@db/app?schema=x')).toBe('postgres://me:***@db/app?schema=x');
     expect(redactUrl('sqlite:./a.db')).toBe('sqlite:./a.db');
+    // libpq and pg also take the password as a query parameter.
+    expect(redactUrl('postgres://me@db/app?sslmode=require&password=pw&schema=x')).toBe(
+      'postgres://me@db/app?sslmode=require&password=***&schema=x',
+    );
+    expect(redactUrl('postgres://me:a@db/app?PASSWORD=b')).toBe(
+      'postgres://me:***@db/app?PASSWORD=***',
+    );
   });
 
   it('uses registered loaders, case-insensitively, also over built-in schemes', async () => {

@@ -191,7 +191,7 @@ function createPool(config: PoolConfig): Pool {
 }
 
 function fromUrl(url: string): ResolvedConnection {
-  const shownUrl = redactPasswords(url);
+  const shownUrl = redactUrl(url);
   if (!SCHEME.test(url)) {
     throw new InvalidStoreUrlError(
       `"${shownUrl}" is not a Postgres URL: write postgres://user@host:5432/database?schema=mcp`,
@@ -224,9 +224,4 @@ function fromUrl(url: string): ResolvedConnection {
     autoMigrate: options.autoMigrate ?? true,
     preparedStatements: options.preparedStatements ?? true,
   };
-}
-
-/** The URL for messages: without the password of its user part, nor of a `password` parameter. */
-function redactPasswords(url: string): string {
-  return redactUrl(url).replace(/([?&]password=)[^&#]*/gi, '$1***');
 }

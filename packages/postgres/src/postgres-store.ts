@@ -7,7 +7,6 @@ import {
   checkImportedLogs,
   decodeListCursor,
   encodeListCursor,
-  InvalidValueError,
   type JsonValue,
   type ListOptions,
   type ListPage,
@@ -102,18 +101,7 @@ export class PostgresSessionStore extends BaseSessionStore {
   }
 
   protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
-    const logs: Record<string, LogEntry[]> = {};
-    for (const [log, entries] of checkImportedLogs(options.logs)) {
-      logs[log] = entries.map(({ seq, at, data }, i) => {
-        // `at` lands in a bigint column, where a fraction would fail as a driver error.
-        if (!Number.isSafeInteger(at)) {
-          throw new InvalidValueError(
-            `logs.${log}[${i}].at must be epoch milliseconds (a safe integer), got ${String(at)}`,
-          );
-        }
-        return { seq, at, data };
-      });
-    }
+    const logs = Object.fromEntries(checkImportedLogs(options.logs));
     const result = await this.#run(createRecordSql(this.#quoted, record, logs, options.now));
     if (!result.rows[0]?.created) throw new SessionExistsError(record.id);
   }

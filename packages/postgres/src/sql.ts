@@ -92,7 +92,7 @@ const RECORD_COLUMNS =
 export function createRecordSql(
   schema: string,
   record: SessionRecord,
-  logs: Record<string, LogEntry[]>,
+  logs: Readonly<Record<string, readonly LogEntry[]>>,
   now: number,
 ): Statement<{ created: boolean }> {
   const p = new Params();
