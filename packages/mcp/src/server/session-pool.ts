@@ -45,14 +45,15 @@ export interface SessionPoolOptions {
 /**
  * The MCP sessions this process holds in memory — a server and a transport each, from the factory — kept
  * least recently used first (a `Map` keeps insertion order; using a session re-inserts it). The store is
- * the truth; the pool is a cache of what serving a session needs, and every session in it can be dropped
- * and rebuilt from the store at any time.
+ * the truth; the pool only caches what serving a session needs, and a session it does not hold is rebuilt
+ * from the store on demand.
  *
  * - A session is **held** while it is in the pool, and **busy** while a request is being handled or a
  *   response body is still streaming (`acquire`/`start` mark it busy, `release` or `releaseWhenSettled`
  *   end that). A busy session is never evicted.
- * - **Evicting** (idle timer, or the cap on `admit`) closes the transport and server, counts under
- *   `evicted`, and marks the stored session idle unless another instance used it meanwhile.
+ * - **Evicting** (`evictIdle`, or `maxLiveSessions` exceeded as a session is added) closes the transport
+ *   and server, counts under `evicted`, and marks the stored session idle unless another instance used it
+ *   meanwhile.
  * - **Forgetting** closes the transport and server and leaves the stored session exactly as it is: for a
  *   session closed, re-initialized or gone elsewhere, and on shutdown.
  */
@@ -80,7 +81,7 @@ export class SessionPool {
   }
 
   /**
-   * Builds, admits and marks busy the session an `initialize` just created or resumed in the store; the
+   * Builds, holds and marks busy the session an `initialize` just created or resumed in the store; the
    * caller serves the initialize on it, then releases it — or forgets it when the SDK refused.
    * @throws whatever the factory or `connect()` threw; nothing is held then.
    */
@@ -163,7 +164,7 @@ export class SessionPool {
     for (const live of this.#held.values()) {
       if (live.busy === 0 && live.lastUsedAt <= before) idle.push(live);
     }
-    await Promise.all(idle.map((live) => this.#evict(live)));
+    await Promise.all(idle.map((live) => this.#evictAndMarkIdle(live)));
     return idle.length;
   }
 
@@ -253,11 +254,11 @@ export class SessionPool {
       if (victims.length >= excess) break;
       if (candidate.busy === 0) victims.push(candidate);
     }
-    for (const victim of victims) void this.#evict(victim);
+    for (const victim of victims) void this.#evictAndMarkIdle(victim);
   }
 
   /** Drops a session from the pool for being idle or over the cap, and marks it idle in the store. */
-  async #evict(live: LiveSession): Promise<void> {
+  async #evictAndMarkIdle(live: LiveSession): Promise<void> {
     if (!this.#remove(live)) return;
     this.#evicted++;
     await this.#closeServer(live);
