@@ -18,8 +18,9 @@ export default mergeConfig(
             name: 'sdk-1.26',
             env: { MCP_SDK_UNDER_TEST: '1.26' },
             exclude: [
-              // Its child process loads the SDK by plain Node resolution; the alias cannot reach it.
+              // Their child processes load the SDK by plain Node resolution; the alias cannot reach them.
               'test/memory.test.ts',
+              'test/main-entry.test.ts',
               // They use no SDK 1.x code: running them twice would prove nothing more.
               'test/handles.test.ts',
               'test/handle-tools-v2.test.ts',

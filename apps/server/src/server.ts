@@ -4,14 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { type Clock, createStore, parsePathUrl, SessionManager } from '@mcp-session/core';
 import { createMcpSessionHandler, type McpSessionHandler } from '@mcp-session/mcp';
+import { createDualEraListener } from '@mcp-session/mcp/dual-era';
 import { StateHandles } from '@mcp-session/mcp/handles';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { authenticate, isAllowedOrigin } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { handleServer, MINT_TOOL } from './handle-tools.js';
 import { renderMetrics } from './metrics.js';
-import { dualEraListener } from './routing.js';
-import { registerBundledStores } from './stores.js';
 import { referenceServer } from './tools.js';
 
 /** The wall clock plus an offset that only the test controls move. */
@@ -40,11 +39,12 @@ export async function startReferenceServer(
   config: ServerConfig,
   log: Pick<Console, 'error' | 'warn'> = console,
 ): Promise<ReferenceServer> {
-  registerBundledStores();
   prepareStoreLocation(config.storeUrl);
   const clock = new OffsetClock();
   const manager = new SessionManager({
-    store: await createStore(config.storeUrl),
+    // The adapters ship beside this app: resolve a scheme's package from here, whatever the working
+    // directory (core alone looks next to itself, then in the working directory).
+    store: await createStore(config.storeUrl, { resolveFrom: [import.meta.url] }),
     clock,
     idleTimeoutMs: config.idleTimeoutMs,
     maxLifetimeMs: config.maxLifetimeMs,
@@ -68,7 +68,8 @@ export async function startReferenceServer(
     legacy: 'reject',
     onerror: (error) => log.warn(`[mcp 2026] ${error.message}`),
   });
-  const mcp = dualEraListener(handler, modern);
+  // One endpoint for both eras: 2025 requests to the session handler, 2026 ones to the SDK 2.x handler.
+  const mcp = createDualEraListener({ sessions: handler, modern });
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];

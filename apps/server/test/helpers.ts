@@ -7,9 +7,11 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   Client as V2Client,
   StreamableHTTPClientTransport as V2Transport,
@@ -52,14 +54,21 @@ export interface ServerProcess {
 
 const running = new Set<ServerProcess>();
 
+/** The tsx loader, by path, so a server can be started from any working directory. */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
 /**
  * Starts `src/main.ts` in a child process (`node --import tsx`, with the source export condition from
  * NODE_OPTIONS) and waits for its "listening" line. PORT 0 picks a free port; pass the previous port to
- * restart on the same address.
+ * restart on the same address. It runs in the app's directory unless `cwd` says otherwise.
  */
-export async function startServer(env: Record<string, string>, port = 0): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: APP_DIR,
+export async function startServer(
+  env: Record<string, string>,
+  port = 0,
+  cwd = APP_DIR,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, join(APP_DIR, 'src/main.ts')], {
+    cwd,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -20,11 +20,9 @@ export {
 } from './handles/sdk-v1.js';
 export {
   defaultHandleOwner,
-  HANDLE_METADATA_KEY,
   HANDLE_PREFIX,
   type HandleAuthInfo,
   type HandleCounters,
-  type HandleMetadata,
   HandleNotFoundError,
   HandleOwnerRequiredError,
   type HandleOwnerResolver,
@@ -43,36 +41,40 @@ export {
   mintToolResult,
 } from './handles/tool-runtime.js';
 export {
-  createMcpSessionHandler,
-  type HandleRequestOptions,
-  type HandlerCounters,
-  type HandlerStats,
-  McpSessionHandler,
-  type McpSessionHandlerOptions,
-  type ServerFactory,
-  type ServerFactoryContext,
-} from './server/handler.js';
-export {
   PREFERRED_SESSION_ID_HEADERS,
   SESSION_ID_HEADER,
   SESSION_NOT_FOUND_CODE,
-} from './server/http.js';
-export type { NodeListener } from './server/node.js';
+} from './protocol.js';
+export {
+  createMcpSessionHandler,
+  type HandlerCounters,
+  type HandlerStats,
+  McpSessionHandler,
+} from './server/handler.js';
+export type { NodeListener } from './server/node-listener.js';
+export type {
+  McpSessionHandlerOptions,
+  ServerFactory,
+  ServerFactoryContext,
+} from './server/options.js';
 export { defaultOwner, type OwnerRequest, type OwnerResolver } from './server/owner.js';
 export {
   checkSdkCompatibility,
   type SessionServer,
   type SessionTransportOptions,
 } from './server/rebuild.js';
+export type { HandleRequestOptions } from './server/request.js';
 export {
   installedSdkVersion,
   SdkCompatibilityError,
   SUPPORTED_SDK_RANGE,
 } from './server/sdk-compat.js';
+export { SessionContext } from './session-context.js';
 export {
+  HANDLE_METADATA_KEY,
+  type HandleMetadata,
   LOGGING_LEVELS,
   type LoggingLevel,
   MCP_METADATA_KEY,
   type McpSessionMetadata,
-} from './server/session-metadata.js';
-export { SessionContext } from './tools/session-context.js';
+} from './session-kinds.js';

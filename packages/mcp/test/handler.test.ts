@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ManualClock, SessionManager } from '@mcp-session/core';
+import { ManualClock, registerStore, SessionManager } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -627,6 +627,33 @@ describe('options', () => {
     await expect(
       createMcpSessionHandler({ sessions: manager, server: demoServer, path: 'mcp' }),
     ).rejects.toThrow(/path/);
+  });
+
+  it('opens no store for a bad option, and closes the one it opened when the manager refuses its options (regression: the store was opened first and leaked)', async () => {
+    const opened: MemorySessionStore[] = [];
+    registerStore('mcp-options-test', async () => {
+      const store = new MemorySessionStore({ sweepIntervalMs: 0 });
+      opened.push(store);
+      return store;
+    });
+    await expect(
+      createMcpSessionHandler({
+        sessions: 'mcp-options-test:',
+        server: demoServer,
+        evictAfterMs: 0,
+      }),
+    ).rejects.toThrow(/evictAfterMs/);
+    expect(opened).toHaveLength(0);
+
+    await expect(
+      createMcpSessionHandler({
+        sessions: 'mcp-options-test:',
+        server: demoServer,
+        idleTimeoutMs: -1,
+      }),
+    ).rejects.toThrow(/idleTimeoutMs/);
+    expect(opened).toHaveLength(1);
+    await expect(opened[0]?.get('any-id', { now: 0 })).rejects.toThrow(/closed/);
   });
 
   it('opens a store from a URL and closes it with the handler', async () => {

@@ -17,7 +17,7 @@ import {
   type JSONRPCMessage,
   LATEST_PROTOCOL_VERSION,
 } from '@modelcontextprotocol/sdk/types.js';
-import { PREFERRED_SESSION_ID_HEADERS } from '../server/http.js';
+import { PREFERRED_SESSION_ID_HEADERS } from '../protocol.js';
 
 /** Options of `RecoveringClientTransport`: the SDK transport's, plus recovery settings. */
 export interface RecoveringClientTransportOptions extends StreamableHTTPClientTransportOptions {

@@ -1,5 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { assertPositiveInteger, type JsonValue, type SessionManager } from '@mcp-session/core';
+import {
+  assertPositiveInteger,
+  assertValidId,
+  type JsonValue,
+  type SessionManager,
+} from '@mcp-session/core';
 import type {
   EventId,
   EventStore,
@@ -66,7 +71,7 @@ export class SessionEventStore implements EventStore {
   ) {
     const cap = options.maxEventsPerStream ?? DEFAULT_MAX_EVENTS_PER_STREAM;
     assertPositiveInteger(cap, 'maxEventsPerStream');
-    manager.storageId(sessionId); // validates the id before anything is written under it
+    assertValidId(sessionId, manager.limits.maxIdLength);
     this.#manager = manager;
     this.#sessionId = sessionId;
     this.#owner = owner;

@@ -1,3 +1,4 @@
+export { HANDLE_METADATA_KEY, type HandleMetadata } from '../session-kinds.js';
 export {
   type HandleToolCallbackV2,
   type HandleToolConfigV2,
@@ -14,11 +15,9 @@ export {
 } from './standard-schema.js';
 export {
   defaultHandleOwner,
-  HANDLE_METADATA_KEY,
   HANDLE_PREFIX,
   type HandleAuthInfo,
   type HandleCounters,
-  type HandleMetadata,
   HandleNotFoundError,
   HandleOwnerRequiredError,
   type HandleOwnerResolver,

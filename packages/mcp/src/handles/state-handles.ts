@@ -1,13 +1,20 @@
 import {
   assertValidId,
   InvalidValueError,
+  isSessionError,
+  isSessionManager,
   type JsonObject,
   type Session,
-  SessionManager,
+  type SessionManager,
   SessionNotFoundError,
 } from '@mcp-session/core';
-import { MCP_METADATA_KEY } from '../server/session-metadata.js';
-import { SessionContext } from '../tools/session-context.js';
+import { SessionContext } from '../session-context.js';
+import {
+  HANDLE_METADATA_KEY,
+  type HandleMetadata,
+  isHandleMetadata,
+  MCP_METADATA_KEY,
+} from '../session-kinds.js';
 
 /**
  * Every handle starts with this. It tells a handle from an MCP session id at a glance (and lets secret
@@ -15,18 +22,6 @@ import { SessionContext } from '../tools/session-context.js';
  * as a handle.
  */
 export const HANDLE_PREFIX = 'h_';
-
-/**
- * Key of the session's `metadata` that marks a session as a state handle. A handle resolves only to a
- * session carrying it, and the MCP session glue never serves or resumes a session carrying it.
- */
-export const HANDLE_METADATA_KEY = 'mcpHandle';
-
-/** What `metadata.mcpHandle` holds. */
-export interface HandleMetadata {
-  /** Shape version of this marker, so a later release can migrate it. */
-  format: 1;
-}
 
 /**
  * The subset of the SDKs' `AuthInfo` (1.x `extra.authInfo`, 2.x `ctx.http.authInfo`) an owner resolver may
@@ -104,6 +99,12 @@ export class HandleNotFoundError extends SessionNotFoundError {
 }
 
 /**
+ * Marks a `HandleOwnerRequiredError` from any copy of this package: its code, INVALID_VALUE, is shared with
+ * every other bad argument, so the code alone cannot tell it apart.
+ */
+const OWNER_REQUIRED_MARK = Symbol.for('@mcp-session/mcp.HandleOwnerRequiredError');
+
+/**
  * The caller has no owner: handles are bound to the authenticated user, so they are never minted for, nor
  * resolved by, an anonymous caller.
  */
@@ -113,7 +114,16 @@ export class HandleOwnerRequiredError extends InvalidValueError {
       'State handles are bound to the authenticated user, and this caller has none: put authentication in front of the MCP endpoint and map it to an owner',
       'owner',
     );
+    Object.defineProperty(this, OWNER_REQUIRED_MARK, { value: true });
   }
+}
+
+/** Whether `error` is a `HandleOwnerRequiredError`, by its mark (not `instanceof`, which two copies defeat). */
+export function isHandleOwnerRequiredError(error: unknown): error is HandleOwnerRequiredError {
+  return (
+    isSessionError(error, 'INVALID_VALUE') &&
+    (error as { [OWNER_REQUIRED_MARK]?: unknown })[OWNER_REQUIRED_MARK] === true
+  );
 }
 
 /**
@@ -145,7 +155,7 @@ export class StateHandles {
    * @throws InvalidValueError when `manager` is not a `SessionManager` or an option is malformed.
    */
   constructor(manager: SessionManager, options: StateHandlesOptions = {}) {
-    if (!(manager instanceof SessionManager)) {
+    if (!isSessionManager(manager)) {
       throw new InvalidValueError('StateHandles needs a SessionManager', 'manager');
     }
     if (options.owner !== undefined && typeof options.owner !== 'function') {
@@ -222,7 +232,7 @@ export class StateHandles {
       try {
         session = await this.manager.requireSession(id, { owner: bound });
       } catch (error) {
-        if (!(error instanceof SessionNotFoundError)) throw error;
+        if (!isSessionError(error, 'SESSION_NOT_FOUND')) throw error;
       }
     }
     if (!session || session.owner !== bound || !isHandleMetadata(session.metadata)) {
@@ -242,7 +252,7 @@ export class StateHandles {
     try {
       return await (await this.resolve(handle, owner)).close();
     } catch (error) {
-      if (error instanceof HandleNotFoundError) return false;
+      if (isSessionError(error, 'SESSION_NOT_FOUND')) return false;
       throw error;
     }
   }
@@ -311,10 +321,4 @@ export class HandleState extends SessionContext {
   async close(): Promise<boolean> {
     return this.manager.closeSession(this.id, { owner: this.owner });
   }
-}
-
-/** Whether a session's metadata marks it as a state handle. */
-export function isHandleMetadata(metadata: JsonObject): boolean {
-  const value = metadata[HANDLE_METADATA_KEY];
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && value.format === 1;
 }

@@ -1,8 +1,8 @@
-import { SessionNotFoundError } from '@mcp-session/core';
+import { isSessionError } from '@mcp-session/core';
 import {
   type HandleAuthInfo,
-  HandleOwnerRequiredError,
   type HandleState,
+  isHandleOwnerRequiredError,
   type MintedHandle,
   type StateHandles,
 } from './state-handles.js';
@@ -34,8 +34,8 @@ export function handleToolError(
   error: unknown,
   handles: StateHandles,
 ): HandleToolErrorResult | null {
-  if (error instanceof HandleOwnerRequiredError) return toolError(HANDLE_AUTH_REQUIRED_MESSAGE);
-  if (error instanceof SessionNotFoundError) return toolError(handles.notFoundMessage());
+  if (isHandleOwnerRequiredError(error)) return toolError(HANDLE_AUTH_REQUIRED_MESSAGE);
+  if (isSessionError(error, 'SESSION_NOT_FOUND')) return toolError(handles.notFoundMessage());
   return null;
 }
 

@@ -1,123 +1,41 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  assertValidId,
-  type Clock,
-  createStore,
-  InvalidTransitionError,
-  InvalidValueError,
   type JsonObject,
-  PayloadTooLargeError,
   type Session,
-  type SessionLimits,
-  SessionManager,
+  type SessionManager,
   SessionNotFoundError,
-  type SessionStore,
-  StoreUnavailableError,
-  VersionConflictError,
 } from '@mcp-session/core';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { isInitializeRequest, isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
-import { SessionEventStore } from '../event-store/session-event-store.js';
-import { isHandleMetadata } from '../handles/state-handles.js';
-import { SessionContext } from '../tools/session-context.js';
+import type { InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import {
-  jsonRpcErrorResponse,
-  onResponseSettled,
-  PREFERRED_SESSION_ID_HEADERS,
-  readBodyText,
+  batchedInitializeResponse,
+  methodNotAllowedResponse,
   SESSION_ID_HEADER,
+  sessionIdRequiredResponse,
   sessionNotFoundResponse,
-} from './http.js';
-import { type LiveSession, LiveSessions } from './live-sessions.js';
-import { createNodeListener, type NodeListener } from './node.js';
-import { defaultOwner, type OwnerResolver } from './owner.js';
+  shuttingDownResponse,
+} from '../protocol.js';
+import type { SessionContext } from '../session-context.js';
+import { readMcpMetadata } from '../session-kinds.js';
+import { failureResponse, isClientFault } from './error-responses.js';
+import { createNodeListener, type NodeListener } from './node-listener.js';
 import {
-  checkSdkCompatibility,
-  connectSessionTransport,
-  ReplayAwareEventStore,
-  replayInitialize,
-  type SessionServer,
-  type SessionTransportOptions,
-} from './rebuild.js';
-import { SdkCompatibilityError } from './sdk-compat.js';
+  type HandlerSettings,
+  type McpSessionHandlerOptions,
+  openSessionManager,
+  resolveHandlerSettings,
+} from './options.js';
+import type { OwnerResolver } from './owner.js';
+import { checkSdkCompatibility } from './rebuild.js';
 import {
-  isLoggingLevel,
-  type McpSessionMetadata,
-  readMcpMetadata,
-  withMcpMetadata,
-} from './session-metadata.js';
-
-/** What the server factory gets for each session it builds a server for. */
-export interface ServerFactoryContext {
-  /** The MCP session id. */
-  sessionId: string;
-  /** The owner the session is bound to (null when unbound). */
-  owner: string | null;
-  /** The session's context and history, for the server's tool handlers. */
-  session: SessionContext;
-  /** The manager all sessions live in. */
-  manager: SessionManager;
-  /** True when an existing session is being rebuilt (restart, another instance), false on initialize. */
-  rebuilt: boolean;
-}
-
-/**
- * Returns a new server for one session. The SDK connects a server to one transport only, so this must
- * build a fresh `McpServer` (or `Server`) on every call; register its tools inside.
- */
-export type ServerFactory = (
-  context: ServerFactoryContext,
-) => SessionServer | Promise<SessionServer>;
-
-/** Options of `createMcpSessionHandler`. Durations are milliseconds. */
-export interface McpSessionHandlerOptions {
-  /**
-   * Where sessions live: a ready `SessionManager`, a `SessionStore`, or a store URL for `createStore`
-   * (`sqlite:./data/sessions.db`, `redis://…`, …). A handler that opened the store or built the manager
-   * closes it in `close()`; a manager you pass in stays yours.
-   */
-  sessions: SessionManager | SessionStore | string;
-  /** Builds one server per session. */
-  server: ServerFactory;
-  /** Maps a request to the owner its session is bound to. Default: `authInfo.clientId`, else null. */
-  owner?: OwnerResolver;
-  /** Sliding idle timeout of a session in the store (manager option; not with a ready manager). Default 30 min. */
-  idleTimeoutMs?: number | null;
-  /** Absolute session lifetime (manager option; not with a ready manager). Default 24 h. */
-  maxLifetimeMs?: number | null;
-  /** Messages kept per session history (manager option; not with a ready manager). Default 100. */
-  historyCap?: number;
-  /** Size and structure limits (manager option; not with a ready manager). */
-  limits?: Partial<SessionLimits>;
-  /** Clock of the manager (manager option; not with a ready manager). Default: the wall clock. */
-  clock?: Clock;
-  /** Path served by the Node listener and the Express middleware, with or without a trailing slash. Default `/mcp`. */
-  path?: string;
-  /**
-   * A held session unused for this long is dropped from memory (its transport and server closed; the
-   * session stays in the store and is rebuilt on its next request). Sessions with an open stream are never
-   * evicted. Default 10 minutes.
-   */
-  evictAfterMs?: number;
-  /** Most sessions held in memory; beyond it the least recently used idle ones are evicted. Default 10,000. */
-  maxLiveSessions?: number;
-  /** How often expired sessions are swept from the store, or null for never. Default 60 seconds. */
-  sweepIntervalMs?: number | null;
-  /**
-   * Resumable SSE streams (`Last-Event-ID`, on any instance): events kept in the session's logs, capped per
-   * stream. `false` turns resumability off. Default `{ maxEventsPerStream: 100 }`.
-   */
-  eventStore?: false | { maxEventsPerStream?: number };
-  /** Largest accepted POST body in bytes; larger ones get 413. Default 4 MiB (the SDK's default). */
-  maxBodyBytes?: number;
-  /** Options passed to every session's SDK transport. */
-  transport?: SessionTransportOptions;
-  /**
-   * Called with errors that are not the client's fault alone: store failures, rebuild failures, events
-   * that could not be persisted, and the SDK transport's own error reports. Default: ignored.
-   */
-  onerror?: (error: Error, sessionId: string | undefined) => void;
-}
+  type HandleRequestOptions,
+  isWellFormedId,
+  type McpRequest,
+  preferredSessionId,
+  readMcpRequest,
+  requestedLogLevel,
+} from './request.js';
+import { type LiveSession, SessionPool } from './session-pool.js';
+import { openSessionForInitialize, persistLogLevel, reactivateSession } from './stored-session.js';
 
 /** Per-handler counters, since the handler was created. */
 export interface HandlerCounters {
@@ -144,74 +62,30 @@ export interface HandlerStats {
   counters: HandlerCounters;
 }
 
-/** Options of `handleRequest`. */
-export interface HandleRequestOptions {
-  /** The authenticated caller; forwarded to tools as `extra.authInfo` and to the owner resolver. */
-  authInfo?: AuthInfo;
-  /** The body, when something already parsed it (Express' `express.json()`). */
-  parsedBody?: unknown;
-  /** The Node request, when there is one (for the owner resolver). */
-  incoming?: IncomingMessage;
-}
-
-const DEFAULT_EVICT_AFTER_MS = 10 * 60_000;
-const DEFAULT_MAX_LIVE_SESSIONS = 10_000;
-const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
-const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
-const MANAGER_OPTIONS = [
-  'idleTimeoutMs',
-  'maxLifetimeMs',
-  'historyCap',
-  'limits',
-  'clock',
-] as const;
-
 /**
  * Creates the MCP endpoint: sessions in a store, rebuilt on demand, bound to their owner. Checks once that
- * the installed SDK behaves as rebuilding needs (see `checkSdkCompatibility`).
- * @throws SdkCompatibilityError when it does not.
+ * the installed SDK behaves as rebuilding needs (see `checkSdkCompatibility`), and every option before a
+ * store is opened.
+ * @throws SdkCompatibilityError when the SDK does not behave as rebuilding needs.
  * @throws InvalidValueError for bad options.
  */
 export async function createMcpSessionHandler(
   options: McpSessionHandlerOptions,
 ): Promise<McpSessionHandler> {
-  if (typeof options?.server !== 'function') {
-    throw new InvalidValueError('createMcpSessionHandler needs a server factory', 'server');
-  }
+  const settings = resolveHandlerSettings(options);
   await checkSdkCompatibility();
-  const { sessions } = options;
-  if (sessions instanceof SessionManager) {
-    const given = MANAGER_OPTIONS.filter((name) => options[name] !== undefined);
-    if (given.length > 0) {
-      throw new InvalidValueError(
-        `${given.join(', ')} configure a manager the handler builds; set them on the SessionManager you pass instead`,
-      );
-    }
-    return new McpSessionHandler(sessions, false, options);
-  }
-  const store = typeof sessions === 'string' ? await createStore(sessions) : sessions;
-  if (!store || typeof store.get !== 'function') {
-    throw new InvalidValueError(
-      'sessions must be a SessionManager, a SessionStore or a store URL',
-      'sessions',
-    );
-  }
-  const manager = new SessionManager({
-    store,
-    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
-    ...(options.maxLifetimeMs === undefined ? {} : { maxLifetimeMs: options.maxLifetimeMs }),
-    ...(options.historyCap === undefined ? {} : { historyCap: options.historyCap }),
-    ...(options.limits === undefined ? {} : { limits: options.limits }),
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
-  });
-  return new McpSessionHandler(manager, true, options);
+  const { manager, ownsManager } = await openSessionManager(options);
+  return new McpSessionHandler(manager, ownsManager, settings);
 }
 
 /**
  * The MCP endpoint (protocol 2025-11-25, SDK 1.x). Use `handleRequest` with web-standard requests,
- * `nodeListener` with `node:http`, or `middleware()` with Express. Create it with
+ * `nodeListener` with `node:http`, or `middleware()` with Express; `createDualEraListener` (from
+ * `@mcp-session/mcp/dual-era`) puts it and a 2026 handler on one endpoint. Create it with
  * `createMcpSessionHandler`.
  *
+ * This class is the routing. What it reads and writes of a stored session is in `stored-session.ts`; the
+ * sessions it holds in memory are the `SessionPool`'s (`session-pool.ts`).
  * - `initialize` creates a session bound to the caller's owner (or resumes the preferred id, when it is
  *   resumable and the caller's) and persists what rebuilding needs in `metadata.mcp`.
  * - Any other request is checked against the store first: an unknown, expired, closed or other-owner id
@@ -223,62 +97,52 @@ export class McpSessionHandler {
   readonly manager: SessionManager;
   /** Path the Node listener and middleware serve (also with a trailing slash). */
   readonly path: string;
+  /** Largest POST body accepted, in bytes; the dual-era listener reads bodies under the same bound. */
+  readonly maxBodyBytes: number;
   /** `(req, res)` listener for `http.createServer`: serves `path` and answers 404 elsewhere. */
   readonly nodeListener: NodeListener;
 
   readonly #ownsManager: boolean;
-  readonly #factory: ServerFactory;
   readonly #owner: OwnerResolver;
-  readonly #evictAfterMs: number;
-  readonly #maxLiveSessions: number;
-  readonly #maxEventsPerStream: number | null;
-  readonly #maxBodyBytes: number;
-  readonly #transportOptions: SessionTransportOptions;
   readonly #onerror: (error: Error, sessionId: string | undefined) => void;
-  readonly #live = new LiveSessions();
-  readonly #rebuilding = new Map<string, Promise<LiveSession>>();
-  readonly #counters: HandlerCounters = {
-    initialized: 0,
-    resumed: 0,
-    rebuilt: 0,
-    evicted: 0,
-    notFound: 0,
-    deleted: 0,
-  };
+  readonly #pool: SessionPool;
+  readonly #counters = { initialized: 0, resumed: 0, notFound: 0, deleted: 0 };
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  /** Hands an error to `onerror`, which must not break request handling by throwing. */
+  readonly #report = (error: unknown, sessionId: string | undefined): void => {
+    try {
+      this.#onerror(error instanceof Error ? error : new Error(String(error)), sessionId);
+    } catch {
+      // A throwing error listener must not break request handling.
+    }
+  };
 
-  /** @internal Use `createMcpSessionHandler`, which also checks the SDK. */
-  constructor(manager: SessionManager, ownsManager: boolean, options: McpSessionHandlerOptions) {
+  /** @internal Use `createMcpSessionHandler`, which checks the options and the SDK. */
+  constructor(manager: SessionManager, ownsManager: boolean, settings: HandlerSettings) {
     this.manager = manager;
     this.#ownsManager = ownsManager;
-    this.#factory = options.server;
-    this.#owner = options.owner ?? defaultOwner;
-    this.path = normalizePath(options.path ?? '/mcp');
-    this.#evictAfterMs = positive(options.evictAfterMs ?? DEFAULT_EVICT_AFTER_MS, 'evictAfterMs');
-    this.#maxLiveSessions = positive(
-      options.maxLiveSessions ?? DEFAULT_MAX_LIVE_SESSIONS,
-      'maxLiveSessions',
-    );
-    this.#maxBodyBytes = positive(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
-    this.#maxEventsPerStream =
-      options.eventStore === false
-        ? null
-        : positive(options.eventStore?.maxEventsPerStream ?? 100, 'eventStore.maxEventsPerStream');
-    this.#transportOptions = { ...options.transport };
-    this.#onerror = options.onerror ?? (() => {});
+    this.#owner = settings.owner;
+    this.#onerror = settings.onerror;
+    this.path = settings.path;
+    this.maxBodyBytes = settings.maxBodyBytes;
+    this.#pool = new SessionPool({
+      manager,
+      factory: settings.factory,
+      evictAfterMs: settings.evictAfterMs,
+      maxLiveSessions: settings.maxLiveSessions,
+      maxEventsPerStream: settings.maxEventsPerStream,
+      transportOptions: settings.transportOptions,
+      report: this.#report,
+    });
     this.nodeListener = createNodeListener(this.path, (request, handleOptions) =>
       this.handleRequest(request, handleOptions),
     );
 
-    const evictEvery = Math.max(1_000, Math.min(Math.floor(this.#evictAfterMs / 2), 60_000));
+    const evictEvery = Math.max(1_000, Math.min(Math.floor(settings.evictAfterMs / 2), 60_000));
     this.#timers.push(setInterval(() => void this.evictIdle(), evictEvery));
-    const sweepEvery =
-      options.sweepIntervalMs === undefined ? DEFAULT_SWEEP_INTERVAL_MS : options.sweepIntervalMs;
-    if (sweepEvery !== null) {
-      this.#timers.push(
-        setInterval(() => void this.sweep(), positive(sweepEvery, 'sweepIntervalMs')),
-      );
+    if (settings.sweepIntervalMs !== null) {
+      this.#timers.push(setInterval(() => void this.sweep(), settings.sweepIntervalMs));
     }
     for (const timer of this.#timers) timer.unref();
   }
@@ -302,9 +166,10 @@ export class McpSessionHandler {
     let sessionId: string | undefined;
     try {
       sessionId = request.headers.get(SESSION_ID_HEADER) ?? undefined;
-      return await this.#handle(request, options);
+      return await this.#route(request, options);
     } catch (error) {
-      return this.#failure(error, sessionId);
+      if (!isClientFault(error)) this.#report(error, sessionId);
+      return failureResponse(error);
     }
   }
 
@@ -313,19 +178,21 @@ export class McpSessionHandler {
    * @throws SessionNotFoundError when the request does not belong to a session held here.
    */
   sessionOf(extra: { sessionId?: string | undefined }): SessionContext {
-    const live = extra?.sessionId === undefined ? undefined : this.#live.get(extra.sessionId);
-    if (!live)
+    const context =
+      extra?.sessionId === undefined ? undefined : this.#pool.contextOf(extra.sessionId);
+    if (!context) {
       throw new SessionNotFoundError('This request does not belong to a live MCP session.');
-    return live.context;
+    }
+    return context;
   }
 
   /** What the handler holds, and its counters. */
   stats(): HandlerStats {
-    const all = this.#live.all();
+    const { held, busy, rebuilt, evicted } = this.#pool.stats();
     return {
-      liveSessions: all.length,
-      busySessions: all.filter((session) => session.busy > 0).length,
-      counters: { ...this.#counters },
+      liveSessions: held,
+      busySessions: busy,
+      counters: { ...this.#counters, rebuilt, evicted },
     };
   }
 
@@ -335,9 +202,7 @@ export class McpSessionHandler {
    * Returns how many were evicted.
    */
   async evictIdle(): Promise<number> {
-    const idle = this.#live.idleSince(this.manager.clock.now() - this.#evictAfterMs);
-    await Promise.all(idle.map((session) => this.#evict(session, true)));
-    return idle.length;
+    return this.#pool.evictIdle();
   }
 
   /** Deletes expired sessions from the store (runs every `sweepIntervalMs`). Returns the count. */
@@ -359,148 +224,111 @@ export class McpSessionHandler {
     if (this.#closed) return;
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
-    await Promise.allSettled([...this.#rebuilding.values()]);
-    await Promise.all(this.#live.all().map((session) => this.#evict(session, false)));
+    await this.#pool.forgetAll();
     if (this.#ownsManager) await this.manager.close();
   }
 
-  // ── request flow ─────────────────────────────────────────────────────────────────────────────────
-
-  async #handle(request: Request, options: HandleRequestOptions): Promise<Response> {
+  /** Sends a request to initialize, DELETE or serve — or answers it here when it cannot go anywhere. */
+  async #route(request: Request, options: HandleRequestOptions): Promise<Response> {
     const { method } = request;
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
-      return jsonRpcErrorResponse(405, -32000, 'Method not allowed.', {
-        allow: 'GET, POST, DELETE',
-      });
+      return methodNotAllowedResponse();
     }
     if (this.#closed) {
-      return jsonRpcErrorResponse(503, -32000, 'Server is shutting down; retry shortly.');
+      return shuttingDownResponse();
     }
     const owner = await this.#owner({
       request,
       authInfo: options.authInfo,
       incoming: options.incoming,
     });
+    const read = await readMcpRequest(request, options.parsedBody, this.maxBodyBytes);
+    if (!read.ok) return read.response;
+    const mcp = read.request;
 
-    let body: unknown;
-    if (method === 'POST') {
-      if (options.parsedBody !== undefined) {
-        body = options.parsedBody;
-      } else {
-        const read = await readBodyText(request, this.#maxBodyBytes);
-        if (!read.ok) {
-          return jsonRpcErrorResponse(
-            413,
-            -32000,
-            `Payload Too Large: Request body must not exceed ${this.#maxBodyBytes} bytes`,
-          );
-        }
-        try {
-          body = JSON.parse(read.text);
-        } catch {
-          return jsonRpcErrorResponse(400, -32700, 'Parse error: Invalid JSON');
-        }
-      }
-    }
-    const messages: unknown[] = method !== 'POST' ? [] : Array.isArray(body) ? body : [body];
-    const initialize = messages.find(isInitializeRequest);
-
-    const sessionId = request.headers.get(SESSION_ID_HEADER) || null;
+    const { sessionId } = mcp;
     if (sessionId === null) {
-      if (!initialize) {
-        return jsonRpcErrorResponse(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-      }
-      if (messages.length > 1) {
-        return jsonRpcErrorResponse(
-          400,
-          -32600,
-          'Invalid Request: Only one initialization request is allowed',
-        );
-      }
-      return this.#initialize(request, initialize, owner, options);
+      if (!mcp.initialize) return sessionIdRequiredResponse();
+      if (mcp.messages.length > 1) return batchedInitializeResponse();
+      return this.#initialize(request, mcp.initialize, owner, options);
     }
 
     // Dead, foreign and malformed ids are answered here, so the SDK's own 400 paths never see them.
-    if (!this.#isWellFormedId(sessionId)) return this.#notFound();
+    if (!isWellFormedId(sessionId, this.manager.limits.maxIdLength)) return this.#notFound();
     const session = await this.manager.getSession(sessionId, { owner });
     if (!session || session.owner !== owner) {
       // Gone for its owner (expired, closed elsewhere): free the transport. Another owner presenting the
       // id must not disturb the owner's live session.
-      await this.#drop(sessionId, owner);
+      await this.#pool.forgetId(sessionId, owner);
       return this.#notFound();
     }
     if (method === 'DELETE') {
       await this.manager.closeSession(sessionId, { owner });
-      await this.#drop(sessionId);
+      await this.#pool.forgetId(sessionId);
       this.#counters.deleted++;
       return new Response(null, { status: 200 });
     }
+    return this.#serve(request, session, mcp, owner, options);
+  }
+
+  /** Serves a request of a live session on its held transport, rebuilding it when this process has none. */
+  async #serve(
+    request: Request,
+    session: Session,
+    mcp: McpRequest,
+    owner: string | null,
+    options: HandleRequestOptions,
+  ): Promise<Response> {
     const meta = readMcpMetadata(session.metadata);
     if (!meta) {
       // Not created by this glue (a state handle, or a session of an incompatible release): nothing to
       // rebuild from. For an old session, the 404 makes a recovering client re-initialize with this id as
-      // its preferred id, which brings the session back; a handle is never resumed (see #initialize).
+      // its preferred id, which brings the session back; a handle is never resumed (stored-session.ts).
       return this.#notFound();
     }
-    const live = await this.#acquire(sessionId, owner, meta, request.url);
+    const live = await this.#pool.acquire(session.id, owner, meta, request.url);
     if (!live) return this.#notFound();
     try {
-      if (session.state === 'idle') await this.#reactivate(sessionId, owner);
-      await this.#persistLogLevel(messages, session, meta, owner);
+      if (session.state === 'idle') {
+        await reactivateSession(this.manager, session.id, owner, this.#report);
+      }
+      const level = requestedLogLevel(mcp.messages);
+      await persistLogLevel(this.manager, session, meta, level, this.#report);
       const response = await live.transport.handleRequest(
         request,
-        method === 'POST'
-          ? { parsedBody: body, authInfo: options.authInfo }
+        request.method === 'POST'
+          ? { parsedBody: mcp.body, authInfo: options.authInfo }
           : { authInfo: options.authInfo },
       );
-      return onResponseSettled(response, () => this.#release(live));
+      return this.#pool.releaseWhenSettled(live, response);
     } catch (error) {
-      this.#release(live);
+      this.#pool.release(live);
       throw error;
     }
   }
 
   async #initialize(
     request: Request,
-    message: { params: Record<string, unknown> },
+    message: InitializeRequest,
     owner: string | null,
     options: HandleRequestOptions,
   ): Promise<Response> {
-    const initialize = message.params as JsonObject;
-    const fresh: McpSessionMetadata = { format: 1, generation: 1, initialize, logLevel: null };
-    const preferred = await this.#resumablePreferredId(request.headers, owner);
-    let session: Session;
-    let resumed = false;
-    if (preferred === null) {
-      session = await this.manager.createSession({ owner, metadata: withMcpMetadata({}, fresh) });
-    } else {
-      const result = await this.manager.resumeSession(preferred, {
-        owner,
-        metadata: withMcpMetadata({}, fresh),
-      });
-      session = result.session;
-      resumed = result.resumed;
-      if (resumed) {
-        const previous = readMcpMetadata(session.metadata);
-        const generation = (previous?.generation ?? 0) + 1;
-        session = await this.manager.updateSession(
-          session.id,
-          { metadata: withMcpMetadata(session.metadata, { ...fresh, generation }) },
-          { owner },
-        );
-        await this.#drop(session.id);
-      }
-    }
+    const { session, resumed } = await openSessionForInitialize(
+      this.manager,
+      message.params as JsonObject,
+      owner,
+      preferredSessionId(request.headers),
+    );
+    // Re-initialized: a transport held for the previous generation must not serve it.
+    if (resumed) await this.#pool.forgetId(session.id);
     const generation = readMcpMetadata(session.metadata)?.generation ?? 1;
     let live: LiveSession;
     try {
-      ({ live } = await this.#build(session.id, owner, generation, false));
+      live = await this.#pool.start(session.id, owner, generation);
     } catch (error) {
       if (!resumed) await this.manager.closeSession(session.id, { owner, purge: true });
       throw error;
     }
-    this.#admit(live);
-    live.busy++;
     let response: Response;
     try {
       response = await live.transport.handleRequest(request, {
@@ -508,37 +336,25 @@ export class McpSessionHandler {
         authInfo: options.authInfo,
       });
     } catch (error) {
-      this.#release(live);
-      await this.#abandon(live, resumed);
+      await this.#undoInitialize(live, resumed);
       throw error;
     }
     if (response.status !== 200) {
-      this.#release(live);
-      await this.#abandon(live, resumed);
+      await this.#undoInitialize(live, resumed);
       return response;
     }
     if (resumed) this.#counters.resumed++;
     else this.#counters.initialized++;
-    return onResponseSettled(response, () => this.#release(live));
+    return this.#pool.releaseWhenSettled(live, response);
   }
 
   /**
-   * The preferred session id of a re-initialize, or null when there is none or it names a state handle: a
-   * handle shares the store but must never turn into an MCP session (resuming would overwrite its metadata).
+   * Undoes an initialize the SDK refused: the transport is forgotten; a new session is purged, a resumed
+   * one is left as it was.
    */
-  async #resumablePreferredId(headers: Headers, owner: string | null): Promise<string | null> {
-    const preferred = preferredSessionId(headers);
-    if (preferred === null || !this.#isWellFormedId(preferred)) return preferred;
-    const record = await this.manager.store.get(this.manager.storageId(preferred), {
-      now: this.manager.clock.now(),
-      owner,
-    });
-    return record && isHandleMetadata(record.metadata) ? null : preferred;
-  }
-
-  /** Undoes an initialize the SDK refused: a new session is purged, a resumed one is left as it was. */
-  async #abandon(live: LiveSession, resumed: boolean): Promise<void> {
-    await this.#evict(live, false);
+  async #undoInitialize(live: LiveSession, resumed: boolean): Promise<void> {
+    this.#pool.release(live);
+    await this.#pool.forget(live);
     if (!resumed) {
       await this.manager
         .closeSession(live.id, { owner: live.owner, purge: true })
@@ -546,262 +362,8 @@ export class McpSessionHandler {
     }
   }
 
-  /** The held session for `id`, rebuilt when needed, marked busy. Null when it cannot be rebuilt. */
-  async #acquire(
-    id: string,
-    owner: string | null,
-    meta: McpSessionMetadata,
-    url: string,
-  ): Promise<LiveSession | null> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let live = this.#live.get(id);
-      if (live && (live.generation !== meta.generation || live.owner !== owner)) {
-        await this.#evict(live, false);
-        live = undefined;
-      }
-      if (!live) {
-        let pending = this.#rebuilding.get(id);
-        if (!pending) {
-          pending = this.#rebuild(id, owner, meta, url).finally(() => this.#rebuilding.delete(id));
-          this.#rebuilding.set(id, pending);
-        }
-        try {
-          live = await pending;
-        } catch (error) {
-          this.#report(error, id);
-          return null;
-        }
-      }
-      // Evicted while this request waited (cap pressure): take another turn.
-      if (this.#live.get(id) !== live) continue;
-      live.busy++;
-      this.#live.touch(live, this.manager.clock.now());
-      return live;
-    }
-    return null;
-  }
-
-  async #rebuild(
-    id: string,
-    owner: string | null,
-    meta: McpSessionMetadata,
-    url: string,
-  ): Promise<LiveSession> {
-    const { live, events } = await this.#build(id, owner, meta.generation, true);
-    const replay = () =>
-      replayInitialize(live.transport, live.server, {
-        sessionId: id,
-        initialize: meta.initialize,
-        logLevel: meta.logLevel,
-        url,
-      });
-    try {
-      await (events ? events.whileMuted(replay) : replay());
-    } catch (error) {
-      await live.server.close().catch(() => {});
-      throw error;
-    }
-    this.#admit(live);
-    this.#counters.rebuilt++;
-    return live;
-  }
-
-  /** A new server and transport for the session (not yet admitted to the live map). */
-  async #build(
-    id: string,
-    owner: string | null,
-    generation: number,
-    rebuilt: boolean,
-  ): Promise<{ live: LiveSession; events: ReplayAwareEventStore | undefined }> {
-    const context = new SessionContext(this.manager, id, owner);
-    const server = await this.#factory({
-      sessionId: id,
-      owner,
-      session: context,
-      manager: this.manager,
-      rebuilt,
-    });
-    const events =
-      this.#maxEventsPerStream === null
-        ? undefined
-        : new ReplayAwareEventStore(
-            new SessionEventStore(this.manager, id, owner, {
-              maxEventsPerStream: this.#maxEventsPerStream,
-              onError: (error) => this.#report(error, id),
-            }),
-          );
-    const holder: { live?: LiveSession } = {};
-    const transport = await connectSessionTransport({
-      sessionId: id,
-      server,
-      eventStore: events,
-      transportOptions: this.#transportOptions,
-      // Fires on every close (eviction and shutdown included): forget the transport, never the session.
-      onclose: () => {
-        if (holder.live) this.#live.remove(holder.live);
-      },
-      onerror: (error) => this.#report(error, id),
-    });
-    holder.live = {
-      id,
-      owner,
-      generation,
-      server,
-      transport,
-      context,
-      lastUsedAt: this.manager.clock.now(),
-      busy: 0,
-    };
-    return { live: holder.live, events };
-  }
-
-  /** Adds a session to the live map and evicts the least recently used idle ones beyond the cap. */
-  #admit(live: LiveSession): void {
-    this.#live.add(live);
-    const excess = this.#live.size - this.#maxLiveSessions;
-    if (excess > 0) {
-      for (const victim of this.#live.leastRecentlyUsed(excess)) void this.#evict(victim, true);
-    }
-  }
-
-  #release(live: LiveSession): void {
-    live.busy = Math.max(0, live.busy - 1);
-    this.#live.touch(live, this.manager.clock.now());
-  }
-
-  /** Closes a held session's transport and server. The stored session is never closed here. */
-  async #evict(live: LiveSession, markIdle: boolean): Promise<void> {
-    if (!this.#live.remove(live)) return;
-    if (markIdle) this.#counters.evicted++;
-    await live.server.close().catch((error: unknown) => this.#report(error, live.id));
-    if (markIdle) await this.#markIdle(live);
-  }
-
-  /** Closes the held transport of `id`, if any (only when it belongs to `owner`, when one is given). */
-  async #drop(id: string, owner?: string | null): Promise<void> {
-    const live = this.#live.get(id);
-    if (live && (owner === undefined || live.owner === owner)) await this.#evict(live, false);
-  }
-
-  /**
-   * Marks an evicted session idle in the store, unless another instance used it within `evictAfterMs`.
-   * Eviction is not activity, so the transition leaves the expiry where it is.
-   */
-  async #markIdle(live: LiveSession): Promise<void> {
-    const { manager } = this;
-    try {
-      const now = manager.clock.now();
-      const record = await manager.store.get(manager.storageId(live.id), {
-        now,
-        owner: live.owner,
-      });
-      if (record?.state !== 'active' || record.owner !== live.owner) return;
-      if (now - record.lastActivityAt < this.#evictAfterMs) return;
-      await manager.transitionState(live.id, 'idle', { owner: live.owner, recordActivity: false });
-    } catch (error) {
-      // Another request or instance changed the session meanwhile: it is not idle, nothing to do.
-      const changed =
-        error instanceof VersionConflictError ||
-        error instanceof SessionNotFoundError ||
-        error instanceof InvalidTransitionError;
-      if (!changed) {
-        this.#report(error, live.id);
-      }
-    }
-  }
-
-  async #reactivate(id: string, owner: string | null): Promise<void> {
-    try {
-      await this.manager.transitionState(id, 'active', { owner });
-    } catch (error) {
-      // Another request or instance moved it first; the session is still servable.
-      if (!(error instanceof VersionConflictError)) this.#report(error, id);
-    }
-  }
-
-  /** Persists the level of a `logging/setLevel` in the body before the SDK applies it. */
-  async #persistLogLevel(
-    messages: unknown[],
-    session: Session,
-    meta: McpSessionMetadata,
-    owner: string | null,
-  ): Promise<void> {
-    let level: McpSessionMetadata['logLevel'] = null;
-    for (const message of messages) {
-      if (!isJSONRPCRequest(message) || message.method !== 'logging/setLevel') continue;
-      const candidate = message.params?.level;
-      if (isLoggingLevel(candidate)) level = candidate;
-    }
-    if (level === null || level === meta.logLevel) return;
-    try {
-      await this.manager.updateSession(
-        session.id,
-        { metadata: withMcpMetadata(session.metadata, { ...meta, logLevel: level }) },
-        { owner },
-      );
-    } catch (error) {
-      // The level still applies on this instance; only a rebuild elsewhere would miss it.
-      this.#report(error, session.id);
-    }
-  }
-
   #notFound(): Response {
     this.#counters.notFound++;
     return sessionNotFoundResponse();
   }
-
-  #isWellFormedId(id: string): boolean {
-    try {
-      assertValidId(id, this.manager.limits.maxIdLength);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  #failure(error: unknown, sessionId: string | undefined): Response {
-    if (error instanceof InvalidValueError || error instanceof PayloadTooLargeError) {
-      return jsonRpcErrorResponse(400, -32602, `Invalid params: ${error.message}`);
-    }
-    this.#report(error, sessionId);
-    if (error instanceof StoreUnavailableError) {
-      return jsonRpcErrorResponse(503, -32603, 'Session store unavailable; retry shortly.', {
-        'retry-after': '1',
-      });
-    }
-    if (error instanceof SdkCompatibilityError) {
-      return jsonRpcErrorResponse(500, -32603, error.message);
-    }
-    return jsonRpcErrorResponse(500, -32603, 'Internal error');
-  }
-
-  #report(error: unknown, sessionId: string | undefined): void {
-    try {
-      this.#onerror(error instanceof Error ? error : new Error(String(error)), sessionId);
-    } catch {
-      // A throwing error listener must not break request handling.
-    }
-  }
-}
-
-function preferredSessionId(headers: Headers): string | null {
-  for (const name of PREFERRED_SESSION_ID_HEADERS) {
-    const value = headers.get(name);
-    if (value !== null && value !== '') return value;
-  }
-  return null;
-}
-
-function normalizePath(path: string): string {
-  if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new InvalidValueError(`path must start with "/", got ${JSON.stringify(path)}`, 'path');
-  }
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidValueError(`${name} must be a positive integer, got ${String(value)}`, name);
-  }
-  return value;
 }

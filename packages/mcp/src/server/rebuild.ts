@@ -13,8 +13,8 @@ import {
   type JSONRPCMessage,
   LATEST_PROTOCOL_VERSION,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { LoggingLevel } from '../session-kinds.js';
 import { SdkCompatibilityError } from './sdk-compat.js';
-import type { LoggingLevel } from './session-metadata.js';
 
 /**
  * Rebuilding a session this process does not hold — after a restart, or one another instance created —

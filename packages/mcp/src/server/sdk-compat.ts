@@ -31,6 +31,18 @@ export class SdkCompatibilityError extends Error {
   }
 }
 
+/**
+ * Whether `error` is an `SdkCompatibilityError`, by its code: `instanceof` is false for one made by another
+ * copy of this package.
+ */
+export function isSdkCompatibilityError(error: unknown): error is SdkCompatibilityError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: unknown }).code === 'SDK_INCOMPATIBLE'
+  );
+}
+
 let cachedVersion: string | null | undefined;
 
 /** The version of the SDK that resolves from this package, or null when it cannot be read. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { HandleRequestOptions } from './handler.js';
+import type { HandleRequestOptions } from './request.js';
 
 /**
  * A `node:http` listener. Without `next` it answers requests outside the path with 404; with `next`

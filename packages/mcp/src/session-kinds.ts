@@ -1,5 +1,15 @@
 import type { JsonObject } from '@mcp-session/core';
 
+/**
+ * Two kinds of session share one store, each marked in its `metadata`: an MCP session of the 2025 protocol
+ * (`metadata.mcp`, written by the session handler) and a state handle of the 2026 protocol
+ * (`metadata.mcpHandle`, written by `StateHandles`). Each side serves only its own kind, so neither id can
+ * be used as the other. Both markers live here, beneath the server and the handles, which never import
+ * each other.
+ */
+
+// ── MCP sessions (protocol 2025-11-25) ───────────────────────────────────────────────────────────────
+
 /** Key of the session's `metadata` under which the MCP glue keeps what it needs to rebuild a session. */
 export const MCP_METADATA_KEY = 'mcp';
 
@@ -57,4 +67,24 @@ export function withMcpMetadata(metadata: JsonObject, mcp: McpSessionMetadata): 
 /** Whether a value is a valid `logging/setLevel` level. */
 export function isLoggingLevel(value: unknown): value is LoggingLevel {
   return typeof value === 'string' && (LOGGING_LEVELS as readonly string[]).includes(value);
+}
+
+// ── State handles (protocol 2026-07-28) ──────────────────────────────────────────────────────────────
+
+/**
+ * Key of the session's `metadata` that marks a session as a state handle. A handle resolves only to a
+ * session carrying it, and the MCP session glue never serves or resumes a session carrying it.
+ */
+export const HANDLE_METADATA_KEY = 'mcpHandle';
+
+/** What `metadata.mcpHandle` holds. */
+export interface HandleMetadata {
+  /** Shape version of this marker, so a later release can migrate it. */
+  format: 1;
+}
+
+/** Whether a session's metadata marks it as a state handle. */
+export function isHandleMetadata(metadata: JsonObject): boolean {
+  const value = metadata[HANDLE_METADATA_KEY];
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && value.format === 1;
 }
