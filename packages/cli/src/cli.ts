@@ -5,6 +5,7 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
+import { newAdapterCommand } from './commands/new-adapter.js';
 import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { sweepCommand } from './commands/sweep.js';
@@ -29,14 +30,17 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   importCommand,
   migrateCommand,
+  newAdapterCommand,
 ];
 
-const MAIN_HELP = `mcp-session: inspect and manage the sessions in an @mcp-session store
+const NAME_WIDTH = Math.max(...COMMANDS.map((command) => command.name.length));
+
+const MAIN_HELP = `mcp-session: inspect and manage the sessions in an @mcp-session store, or start a new store adapter
 
 Usage: mcp-session <command> [options]
 
 Commands:
-${COMMANDS.map((command) => `  ${command.name.padEnd(9)} ${command.summary}`).join('\n')}
+${COMMANDS.map((command) => `  ${command.name.padEnd(NAME_WIDTH + 1)} ${command.summary}`).join('\n')}
 
 Every command takes --help. Commands on one store take --store <url> or read SESSION_STORE_URL:
   memory:  file:./data/sessions  sqlite:./data/sessions.db  redis://host:6379/0?prefix=mcp
