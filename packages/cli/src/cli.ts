@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isSessionError } from '@mcp-session/core';
 import { Args, GLOBAL_OPTIONS, STORE_OPTION, UsageError } from './args.js';
 import { closeCommand } from './commands/close.js';
 import { exportCommand } from './commands/export.js';
@@ -140,7 +141,7 @@ function reportError(io: CliIo, command: Command, error: unknown): number {
   const prefix = `mcp-session ${command.name}:`;
   const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof UsageError || code === 'INVALID_STORE_URL') {
+  if (error instanceof UsageError || isSessionError(error, 'INVALID_STORE_URL')) {
     io.stderr.write(`${prefix} ${message}\nRun "mcp-session ${command.name} --help" for usage.\n`);
     return EXIT_USAGE;
   }

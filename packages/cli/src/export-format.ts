@@ -6,7 +6,7 @@ import {
   SESSION_STATES,
   type SessionRecord,
   validateJson,
-} from '@mcp-session/core';
+} from '@mcp-session/core/adapter';
 import type { SessionCopy } from './transfer.js';
 
 /** `format` of the header line of an export. */

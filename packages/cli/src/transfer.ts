@@ -1,10 +1,11 @@
 import {
   isExpired,
+  isSessionError,
   type ListOptions,
   type LogEntry,
   type SessionRecord,
   type SessionStore,
-} from '@mcp-session/core';
+} from '@mcp-session/core/adapter';
 
 /** A session with the logs copied along: one line of an export, one unit of a migration. */
 export interface SessionCopy {
@@ -81,7 +82,7 @@ export async function readSession(
   try {
     return { record, logs: await readLogs(store, record.id, logNames, now) };
   } catch (error) {
-    if (errorCode(error) === 'SESSION_NOT_FOUND') return null;
+    if (isSessionError(error, 'SESSION_NOT_FOUND')) return null;
     throw error;
   }
 }
@@ -104,7 +105,7 @@ export async function writeSession(
       await target.create(copy.record, hasLogs ? { now, logs: copy.logs } : { now });
       return { kind: 'copied' };
     } catch (error) {
-      if (errorCode(error) !== 'SESSION_EXISTS') throw error;
+      if (!isSessionError(error, 'SESSION_EXISTS')) throw error;
     }
     const existing = await target.get(copy.record.id, { now });
     if (!existing) continue;

@@ -1,7 +1,7 @@
+import { isSessionError } from '@mcp-session/core';
 import type { Command, Context } from '../context.js';
 import { describeAttempts, findSession } from '../lookup.js';
 import { formatDuration, formatTimestamp } from '../output/times.js';
-import { errorCode } from '../transfer.js';
 
 /** The session manager's default `closedRetentionMs`: one hour. */
 const DEFAULT_RETENTION_MS = 60 * 60_000;
@@ -79,7 +79,7 @@ Examples:
         { now, expectedState: ['active', 'idle', 'suspended'] },
       );
     } catch (error) {
-      if (errorCode(error) === 'VERSION_CONFLICT') {
+      if (isSessionError(error, 'VERSION_CONFLICT')) {
         if (context.json) await context.printJson({ ...base, closed: true, changed: false });
         else
           await context.print(
@@ -87,7 +87,7 @@ Examples:
           );
         return 0;
       }
-      if (errorCode(error) === 'SESSION_NOT_FOUND') {
+      if (isSessionError(error, 'SESSION_NOT_FOUND')) {
         context.note(
           `mcp-session close: session ${record.id} expired or was deleted meanwhile; nothing to close.`,
         );

@@ -4,7 +4,7 @@ import {
   type SessionRecord,
   type SessionState,
   type SessionStore,
-} from '@mcp-session/core';
+} from '@mcp-session/core/adapter';
 import type { Command, Context } from '../context.js';
 import { renderTable } from '../output/table.js';
 import { formatCount, formatExpiry, formatRelative } from '../output/times.js';
