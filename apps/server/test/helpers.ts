@@ -1,6 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import {
   createServer,
   request as httpRequest,
@@ -9,17 +7,14 @@ import {
 } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { rawInitialized, rawInitialize as sendInitialize } from '@mcp-session/test-utils/mcp';
+import { testStore } from '@mcp-session/test-utils/stores';
 import {
   Client as V2Client,
   StreamableHTTPClientTransport as V2Transport,
 } from '@modelcontextprotocol/client';
-import {
-  rawInitialized,
-  rawInitialize as sendInitialize,
-} from '../../../packages/mcp/test/raw-http.js';
 
 export {
   openSse,
@@ -28,7 +23,7 @@ export {
   rawCallTool,
   type SseEvent,
   textOf,
-} from '../../../packages/mcp/test/raw-http.js';
+} from '@mcp-session/test-utils/mcp';
 
 export const APP_DIR = join(import.meta.dirname, '..');
 
@@ -118,87 +113,13 @@ export async function stopAllServers(): Promise<void> {
   await Promise.all([...running].map((server) => server.stop('SIGKILL')));
 }
 
-/** A store for one test run: its URL, and a cleanup that removes everything it wrote. */
-export interface TestStore {
-  name: string;
-  url: string;
-  cleanup(): Promise<void>;
-}
+export type { TestStore } from '@mcp-session/test-utils/stores';
 
-function suffix(): string {
-  return randomBytes(6).toString('hex');
-}
-
-export async function sqliteStore(): Promise<TestStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-e2e-sqlite-'));
-  return {
-    name: 'sqlite',
-    url: `sqlite:${join(dir, 'data', 'sessions.db')}`,
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
-}
-
-export async function fileStore(): Promise<TestStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-e2e-file-'));
-  return {
-    name: 'file',
-    url: `file:${join(dir, 'sessions')}`,
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
-}
-
-export async function redisStore(): Promise<TestStore> {
-  const base = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const prefix = `mcp-e2e-${suffix()}`;
-  const url = new URL(base);
-  url.searchParams.set('prefix', prefix);
-  return {
-    name: 'redis',
-    url: url.toString(),
-    cleanup: async () => {
-      const { Redis } = await import('ioredis');
-      const redis = new Redis(base, { lazyConnect: true });
-      await redis.connect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
-      await redis.quit();
-    },
-  };
-}
-
-export async function postgresStore(): Promise<TestStore> {
-  const base = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const schema = `mcp_e2e_${suffix()}`;
-  const url = new URL(base);
-  url.searchParams.set('schema', schema);
-  return {
-    name: 'postgres',
-    url: url.toString(),
-    cleanup: async () => {
-      // pg ships no types and @types/pg is not a dependency of this app: a minimal local shape.
-      const driver = 'pg';
-      const { default: pg } = (await import(driver)) as {
-        default: {
-          Client: new (options: {
-            connectionString: string;
-          }) => {
-            connect(): Promise<void>;
-            query(sql: string): Promise<unknown>;
-            end(): Promise<void>;
-          };
-        };
-      };
-      const client = new pg.Client({ connectionString: base });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
-    },
-  };
-}
+/** A fresh store of each backend, removed by its `cleanup` (see `@mcp-session/test-utils/stores`). */
+export const sqliteStore = () => testStore('sqlite');
+export const fileStore = () => testStore('file');
+export const redisStore = () => testStore('redis');
+export const postgresStore = () => testStore('postgres');
 
 /** A round-robin HTTP proxy in front of several instances; streams responses (SSE included). */
 export async function startRoundRobinProxy(targets: string[]): Promise<{

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SessionManager } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
 import { SqliteSessionStore } from '@mcp-session/sqlite';
+import { freshSqliteFile } from '@mcp-session/test-utils';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { createMcpSessionHandler, SessionEventStore } from '../src/index.js';
@@ -175,12 +174,11 @@ describe('SessionEventStore', () => {
   });
 
   it('lets another process resume: events written by a child process replay here', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mcp-events-'));
-    const database = join(dir, 'sessions.db');
+    const { file: database, remove } = freshSqliteFile('mcp-events');
     const manager = new SessionManager({ store: new SqliteSessionStore({ database }) });
     cleanups.push(async () => {
       await manager.close();
-      await rm(dir, { recursive: true, force: true });
+      remove();
     });
     const { id } = await manager.createSession({ owner: 'alice' });
     const other = await manager.createSession({ owner: 'bob' });

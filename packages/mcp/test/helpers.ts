@@ -2,7 +2,6 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ElicitResultSchema, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach } from 'vitest';
 import * as z from 'zod';
 import type { McpSessionHandler, ServerFactory } from '../src/index.js';
 
@@ -110,21 +109,10 @@ export async function listen(
   };
 }
 
-/**
- * Returns a function that registers cleanups to run after the current test, last registered first. Call
- * it once at the top of a test file.
- */
-export function cleanupAfterEach(): { push(cleanup: () => Promise<void> | void): void } {
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-  return { push: (cleanup) => cleanups.push(cleanup) };
-}
-
 /** A tool result whose text content is `value` as JSON. */
 export function jsonResult(value: unknown) {
   return { content: [{ type: 'text' as const, text: JSON.stringify(value) }] };
 }
 
-export * from './raw-http.js';
+export { cleanupAfterEach } from '@mcp-session/test-utils';
+export * from '@mcp-session/test-utils/mcp';

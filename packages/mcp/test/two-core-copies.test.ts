@@ -1,10 +1,7 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type * as Core from '@mcp-session/core';
 import type { SessionStore } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
+import { importSecondCoreCopy, type SecondCoreCopy } from '@mcp-session/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callWithHandle, HandleNotFoundError, StateHandles } from '../src/handles/index.js';
 import { createMcpSessionHandler } from '../src/index.js';
@@ -24,22 +21,21 @@ import {
  * error made by a second copy of core (two versions installed side by side). A second copy's manager was
  * refused as "not a SessionManager", its errors were answered 500 instead of 400 or 503, and an unknown
  * state handle surfaced as a raw SessionNotFoundError instead of the handle tool error. Here the second
- * copy is real: core's sources, copied to a temporary directory and imported from there.
+ * copy is real: core's sources, copied to a temporary directory and imported from there
+ * (`importSecondCoreCopy`).
  */
 
 const cleanups = cleanupAfterEach();
-let copyDir = '';
+let second: SecondCoreCopy;
 let Copy: typeof Core;
 
 beforeAll(async () => {
-  copyDir = await mkdtemp(join(tmpdir(), 'mcp-second-core-'));
-  await cp(join(import.meta.dirname, '../../core/src'), join(copyDir, 'src'), { recursive: true });
-  await writeFile(join(copyDir, 'package.json'), JSON.stringify({ type: 'module' }));
-  Copy = (await import(pathToFileURL(join(copyDir, 'src/index.ts')).href)) as typeof Core;
+  second = await importSecondCoreCopy();
+  Copy = second.core;
 });
 
 afterAll(async () => {
-  await rm(copyDir, { recursive: true, force: true });
+  await second.remove();
 });
 
 /** A memory store whose reads fail with the second copy's StoreUnavailableError once `down` is set. */

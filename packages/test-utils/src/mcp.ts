@@ -1,6 +1,6 @@
 /**
  * MCP over raw HTTP, without the SDK client: for tests that need full control of each request (headers,
- * ids, streams). Shared by this package's tests and the reference server's end-to-end tests.
+ * ids, streams). Shared by the glue's tests and the reference server's end-to-end tests.
  */
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 
