@@ -81,7 +81,7 @@ describe('opening a Redis store', () => {
       ['redis://localhost?prefix=a&prefix=b', /"prefix" is given twice/],
       ['redis://localhost?cluster=yes', /cluster must be true or false/],
       ['redis://localhost?commandTimeoutMs=soon', /commandTimeoutMs must be a whole number/],
-      ['redis://localhost?commandTimeoutMs=0', /commandTimeoutMs must be a positive whole number/],
+      ['redis://localhost?commandTimeoutMs=0', /commandTimeoutMs must be a whole number from 1 to/],
       ['redis://localhost?expiryGraceMs=-1', /expiryGraceMs must be a whole number/],
       ['redis://localhost?prefix=', /prefix must be 1 to 128 visible ASCII characters/],
       ['redis://localhost?prefix=%7Bapp%7D', /without "\{" or "\}"/],
