@@ -1,25 +1,21 @@
-import { InvalidValueError } from '@mcp-session/core';
+import { InvalidValueError } from '@mcp-session/core/adapter';
 
 /** Key prefix used when none is given. */
 export const DEFAULT_PREFIX = 'mcp-session';
 
-const MAX_PREFIX_LENGTH = 128;
-
 /**
- * Checks a key prefix: 1 to 128 visible ASCII characters without `{` or `}`. Braces are refused because
- * Redis Cluster hashes only the text between the first `{` and the next `}`: a brace in the prefix would
- * pull every key into one slot and defeat the per-session hash tags.
+ * What a key prefix may be: 1 to 128 visible ASCII characters without `{` or `}`. Braces are refused
+ * because Redis Cluster hashes only the text between the first `{` and the next `}`: a brace in the
+ * prefix would pull every key into one slot and defeat the per-session hash tags.
  */
-export function assertValidPrefix(prefix: unknown, source = 'prefix'): asserts prefix is string {
-  if (
-    typeof prefix !== 'string' ||
-    prefix.length === 0 ||
-    prefix.length > MAX_PREFIX_LENGTH ||
-    !/^[\x21-\x7a\x7c\x7e]+$/.test(prefix)
-  ) {
-    throw new InvalidValueError(
-      `${source} must be 1 to ${MAX_PREFIX_LENGTH} visible ASCII characters without "{" or "}", got ${JSON.stringify(prefix)}`,
-    );
+export const PREFIX_PATTERN = /^[\x21-\x7a\x7c\x7e]{1,128}$/;
+/** `PREFIX_PATTERN` in words, for messages. */
+export const PREFIX_RULE = '1 to 128 visible ASCII characters without "{" or "}"';
+
+/** Checks a key prefix given as an option (`PREFIX_PATTERN`). */
+export function assertValidPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
+    throw new InvalidValueError(`prefix must be ${PREFIX_RULE}, got ${JSON.stringify(prefix)}`);
   }
 }
 

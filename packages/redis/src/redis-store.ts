@@ -1,17 +1,13 @@
 import {
   type AppendOptions,
   type AppendResult,
-  assertValidKey,
-  assertValidOwner,
+  BaseSessionStore,
   type CreateOptions,
   checkGuards,
   checkImportedLogs,
-  checkOptionalPositive,
-  checkStoreArgs,
   decodeListCursor,
   emptyStats,
   encodeListCursor,
-  expectedStates,
   InvalidStoreUrlError,
   InvalidValueError,
   isExpired,
@@ -23,26 +19,34 @@ import {
   PayloadTooLargeError,
   type ReadOptions,
   type RecordGuards,
-  redactUrl,
   SESSION_STATES,
   type SessionChange,
   SessionExistsError,
   type SessionRecord,
   type SessionState,
-  type SessionStore,
   type StoreCapabilities,
-  StoreClosedError,
   type StoreStats,
   StoreUnavailableError,
-  type SweepOptions,
-  type Touch,
-  toStoreError,
   type UpdateOptions,
-} from '@mcp-session/core';
+} from '@mcp-session/core/adapter';
 import { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX, KeyLayout } from './keys.js';
-import { type LuaScript, SCRIPTS } from './scripts.js';
-import { parseRedisUrl, type UrlStoreOptions } from './url.js';
+import {
+  encodeAppend,
+  encodeCreate,
+  encodeDue,
+  encodeExpire,
+  encodeIndex,
+  encodeList,
+  encodeRead,
+  encodeRemove,
+  encodeStats,
+  encodeUpdate,
+  type IndexChange,
+  type ScriptCall,
+  type SessionKeys,
+} from './scripts.js';
+import { type ParsedRedisUrl, parseRedisUrl, URL_OPTIONS, type UrlStoreOptions } from './url.js';
 
 /** An ioredis client the store can use: a standalone `Redis` or a `Cluster`. */
 export type RedisClient = Redis | Cluster;
@@ -74,10 +78,10 @@ export interface RedisSessionStoreOptions {
   expiryGraceMs?: number;
   /**
    * With `url` only: milliseconds a command may take before it fails with `StoreUnavailableError`,
-   * including time queued while reconnecting. Default 5000.
+   * including time waiting for a connection; 1 to 2147483647. Default 5000.
    */
   commandTimeoutMs?: number;
-  /** With `url` only: milliseconds to establish a connection. Default 5000. */
+  /** With `url` only: milliseconds to establish a connection, 1 to 2147483647. Default 5000. */
   connectTimeoutMs?: number;
   /**
    * With `url` only: the URL names one node of a Redis Cluster; the store opens an ioredis `Cluster`
@@ -89,7 +93,6 @@ export interface RedisSessionStoreOptions {
 const DEFAULT_GRACE_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-const DEFAULT_SWEEP_LIMIT = 1_000;
 /** Index entries one list round trip looks at, so a sparse filter never blocks Redis for long. */
 const LIST_BUDGET = 1_000;
 
@@ -112,13 +115,20 @@ type Reply = (string | number | null | Reply)[];
  * on Redis Cluster. Keys expire natively with the session. With a standalone server the same scripts
  * also keep the listing, sweep and stats indexes exact; on a Cluster the indexes live in their own slot
  * and are maintained right after each write (see README, "Consistency").
+ *
+ * `BaseSessionStore` checks every argument before a script is encoded, and reports a driver failure as
+ * `StoreUnavailableError` ("Redis append failed: …") only after the event loop had a turn. That turn
+ * matters here: ioredis can fail a command without any I/O (a socket that just died, before its close
+ * event), and a caller retrying such failures in a loop would otherwise never let the close be
+ * processed, so the client could never reconnect.
  */
-export class RedisSessionStore implements SessionStore {
+export class RedisSessionStore extends BaseSessionStore {
   readonly capabilities: StoreCapabilities = Object.freeze({
     durable: true,
     sharedAcrossProcesses: true,
     nativeExpiry: true,
   });
+  protected readonly backend = 'Redis';
   /** The ioredis client in use. */
   readonly client: RedisClient;
   /** Start of every key this store writes. */
@@ -128,22 +138,22 @@ export class RedisSessionStore implements SessionStore {
   readonly #graceMs: number;
   readonly #ownsClient: boolean;
   /**
-   * How long an operation waits for the client to be ready, in milliseconds; 0 when the client queues
+   * How long a command waits for the client to be ready, in milliseconds; 0 when the client queues
    * commands itself (a client you passed in with its offline queue on).
    */
   readonly #connectWaitMs: number = 0;
-  /** Settles when the client is next ready (or has ended); shared by every operation waiting for it. */
+  /** Settles when the client is next ready (or has ended); shared by every command waiting for it. */
   #nextReady: Promise<void> | undefined;
   /** Standalone server: session scripts maintain the index themselves. */
   readonly #inline: boolean;
-  #closed = false;
 
   /**
    * Checks every option, then (with `url`) creates the client, which connects in the background.
-   * @throws InvalidValueError naming a bad option and what is allowed (`InvalidStoreUrlError` for a URL
-   *   that cannot be read).
+   * @throws InvalidValueError naming a bad option and what is allowed; InvalidStoreUrlError for a bad
+   *   URL or URL option (never showing the password).
    */
   constructor(options: RedisSessionStoreOptions) {
+    super();
     if (typeof options !== 'object' || options === null) {
       throw new InvalidValueError('RedisSessionStore needs an options object with url or client');
     }
@@ -171,28 +181,20 @@ export class RedisSessionStore implements SessionStore {
     }
     this.prefix = settings.prefix ?? DEFAULT_PREFIX;
     this.#keys = new KeyLayout(this.prefix);
-    this.#graceMs = milliseconds(settings, 'expiryGraceMs', DEFAULT_GRACE_MS, 0);
+    this.#graceMs = milliseconds(settings, 'expiryGraceMs', DEFAULT_GRACE_MS);
     let client: RedisClient;
     if (parsed) {
-      const commandTimeout = milliseconds(
-        settings,
-        'commandTimeoutMs',
-        DEFAULT_COMMAND_TIMEOUT_MS,
-        1,
-      );
-      const connectTimeout = milliseconds(
-        settings,
-        'connectTimeoutMs',
-        DEFAULT_CONNECT_TIMEOUT_MS,
-        1,
-      );
+      const commandTimeout = milliseconds(settings, 'commandTimeoutMs', DEFAULT_COMMAND_TIMEOUT_MS);
+      const connectTimeout = milliseconds(settings, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS);
       if (settings.cluster !== undefined && typeof settings.cluster !== 'boolean') {
         throw new InvalidValueError(
           `cluster must be true or false, got ${String(settings.cluster)}`,
         );
       }
       if (settings.cluster && parsed.db !== 0) {
-        throw new InvalidValueError('Redis Cluster has only database 0; drop the /db from the URL');
+        throw new InvalidStoreUrlError(
+          `Redis Cluster has only database 0; drop the /${parsed.db} from "${parsed.shown}"`,
+        );
       }
       client = connect(parsed, settings.cluster === true, commandTimeout, connectTimeout);
       this.#ownsClient = true;
@@ -228,287 +230,223 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** One script inserts the record (and its imported logs), replacing an expired one. */
-  async create(record: SessionRecord, options: CreateOptions): Promise<void> {
-    return this.#run('create', async () => {
-      checkStoreArgs(record?.id);
-      checkNow(options?.now);
-      const logs = checkImportedLogs(options.logs);
-      const fields = recordFields(record);
-      const entries: string[] = [];
-      for (const [log, list] of logs) {
-        const first = list[0];
-        const last = list.at(-1);
-        if (!first || !last) continue;
-        entries.push(log, `${first.seq} ${last.seq}`);
-        for (const entry of list) {
-          entries.push(`${log}#${entry.seq}`, `${entry.at},${toJson(entry.data, `logs.${log}`)}`);
-        }
-      }
-      const reply = await this.#eval(SCRIPTS.create, this.#sessionKeys(record.id), [
-        record.id,
-        String(options.now),
-        String(this.#graceMs),
-        String(fields.length),
-        ...fields,
-        ...entries,
-      ]);
-      if (reply[0] === 'exists') throw new SessionExistsError(record.id);
-      if (!this.#inline) {
-        await this.#indexOp(
-          'apply',
-          record.id,
-          String(reply[1]),
-          String(options.now - this.#graceMs),
-        );
-      }
-    });
+  protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
+    const reply = await this.#eval(
+      encodeCreate({
+        keys: this.#sessionKeys(record.id),
+        record,
+        now: options.now,
+        graceMs: this.#graceMs,
+        logs: checkImportedLogs(options.logs),
+      }),
+    );
+    if (reply[0] === 'exists') throw new SessionExistsError(record.id);
+    if (!this.#inline) {
+      await this.#index({
+        op: 'apply',
+        id: record.id,
+        meta: String(reply[1]),
+        pruneBefore: options.now - this.#graceMs,
+      });
+    }
   }
 
   /** One `HGETALL`: the record and its context live in one hash. */
-  async get(
+  protected async getRecord(
     id: string,
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
-    return this.#run('get', async () => {
-      checkStoreArgs(id);
-      checkNow(options?.now);
-      const [key] = this.#keys.session(id);
-      const fields = await this.client.hgetall(key);
-      if (fields.state === undefined) return null;
-      const record = toRecord(id, fields);
-      return isExpired(record, options.now) || !isVisibleTo(record, options.owner) ? null : record;
-    });
+    const [key] = this.#keys.session(id);
+    const fields = await this.#send(() => this.client.hgetall(key));
+    if (fields.state === undefined) return null;
+    const record = toRecord(id, fields);
+    return isExpired(record, options.now) || !isVisibleTo(record, options.owner) ? null : record;
   }
 
   /** One script: guards, the context size check, the change, the new expiry of every key. */
-  async update(id: string, change: SessionChange, options: UpdateOptions): Promise<SessionRecord> {
-    return this.#run('update', async () => {
-      checkStoreArgs(id);
-      const guards = guardArgs(options);
-      checkOptionalPositive(options.maxContextBytes, 'maxContextBytes');
-      const { replace, set, remove } = contextChange(change);
-      const exp = change.expiresAt;
-      if (exp !== undefined && exp !== null) checkTime(exp, 'expiresAt');
-      if (change.lastActivityAt !== undefined) checkTime(change.lastActivityAt, 'lastActivityAt');
-      if (change.state !== undefined) checkState(change.state, 'state');
-      const metadata =
-        change.metadata === undefined ? '' : toJsonObject(change.metadata, 'metadata');
-      const reply = await this.#eval(SCRIPTS.update, this.#sessionKeys(id), [
+  protected async updateRecord(
+    id: string,
+    change: SessionChange,
+    options: UpdateOptions,
+  ): Promise<SessionRecord> {
+    const reply = await this.#eval(
+      encodeUpdate({
+        keys: this.#sessionKeys(id),
         id,
-        String(this.#graceMs),
-        ...guards,
-        options.maxContextBytes === undefined ? '' : String(options.maxContextBytes),
-        change.state ?? '',
-        metadata,
-        replace ? '1' : '',
-        change.lastActivityAt === undefined ? '' : String(change.lastActivityAt),
-        exp === undefined ? '' : exp === null ? 'null' : 'set',
-        exp === undefined || exp === null ? '' : String(exp),
-        ...touchArgs(change.touch),
-        String(set.length / 2),
-        ...set,
-        ...remove,
-      ]);
-      if (reply[0] === 'guard') failGuards(reply, options);
-      if (reply[0] === 'too_large') {
-        throw new PayloadTooLargeError(
-          'context',
-          options.maxContextBytes as number,
-          Number(reply[1]),
-        );
-      }
-      if (!this.#inline && reply[1] !== '') await this.#indexOp('apply', id, String(reply[1]), '');
-      return toRecord(id, pairsToObject(reply[2] as string[]));
-    });
+        graceMs: this.#graceMs,
+        guards: options,
+        maxContextBytes: options.maxContextBytes,
+        state: change.state,
+        metadata: change.metadata,
+        context: change.context,
+        contextSet: change.contextSet,
+        contextDelete: change.contextDelete,
+        lastActivityAt: change.lastActivityAt,
+        expiresAt: change.expiresAt,
+        touch: change.touch,
+      }),
+    );
+    if (reply[0] === 'guard') failGuards(reply, options);
+    if (reply[0] === 'too_large') {
+      throw new PayloadTooLargeError(
+        'context',
+        options.maxContextBytes as number,
+        Number(reply[1]),
+      );
+    }
+    if (!this.#inline && reply[1] !== '') {
+      await this.#index({ op: 'apply', id, meta: String(reply[1]), pruneBefore: undefined });
+    }
+    return toRecord(id, pairsToObject(reply[2] as string[]));
   }
 
   /** One script: guards, seqs, the entries, trimming to `cap`, the record's counters and expiry. */
-  async append(
+  protected async appendEntries(
     id: string,
     log: string,
     entries: readonly JsonValue[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    return this.#run('append', async () => {
-      checkStoreArgs(id, log);
-      const guards = guardArgs(options);
-      checkOptionalPositive(options.cap, 'cap');
-      if (!Array.isArray(entries) || entries.length === 0) {
-        throw new InvalidValueError('append needs at least one entry');
-      }
-      const at = String(options.now);
-      const values = entries.map((data, i) => `${at},${toJson(data, `entries[${i}]`)}`);
-      const reply = await this.#eval(SCRIPTS.append, this.#sessionKeys(id), [
+    const reply = await this.#eval(
+      encodeAppend({
+        keys: this.#sessionKeys(id),
         id,
-        String(this.#graceMs),
-        ...guards,
+        graceMs: this.#graceMs,
+        guards: options,
         log,
-        options.cap === undefined ? '' : String(options.cap),
-        options.countMessages ? '1' : '',
-        ...touchArgs(options.touch),
-        ...values,
-      ]);
-      if (reply[0] === 'guard') failGuards(reply, options);
-      if (!this.#inline && reply[5] !== '') await this.#indexOp('apply', id, String(reply[5]), '');
-      return {
-        firstSeq: Number(reply[1]),
-        lastSeq: Number(reply[2]),
-        version: Number(reply[3]),
-        messageCount: Number(reply[4]),
-      };
-    });
+        cap: options.cap,
+        countMessages: options.countMessages,
+        touch: options.touch,
+        entries,
+      }),
+    );
+    if (reply[0] === 'guard') failGuards(reply, options);
+    if (!this.#inline && reply[5] !== '') {
+      await this.#index({ op: 'apply', id, meta: String(reply[5]), pruneBefore: undefined });
+    }
+    return {
+      firstSeq: Number(reply[1]),
+      lastSeq: Number(reply[2]),
+      version: Number(reply[3]),
+      messageCount: Number(reply[4]),
+    };
   }
 
   /** One script: guards, then the page's entries fetched by seq arithmetic. */
-  async read(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
-    return this.#run('read', async () => {
-      checkStoreArgs(id, log);
-      const guards = guardArgs(options);
-      checkOptionalPositive(options.limit, 'limit');
-      checkSeq(options.afterSeq, 'afterSeq');
-      checkSeq(options.beforeSeq, 'beforeSeq');
-      if (options.order !== undefined && options.order !== 'asc' && options.order !== 'desc') {
-        throw new InvalidValueError(`order must be "asc" or "desc", got ${String(options.order)}`);
-      }
-      const [record, logs] = this.#keys.session(id);
-      const reply = await this.#eval(
-        SCRIPTS.read,
-        [record, logs],
-        [
-          ...guards,
-          log,
-          options.afterSeq === undefined ? '' : String(options.afterSeq),
-          options.beforeSeq === undefined ? '' : String(options.beforeSeq),
-          options.limit === undefined ? '' : String(options.limit),
-          options.order === 'desc' ? '1' : '',
-        ],
-      );
-      if (reply[0] === 'guard') failGuards(reply, options);
-      const start = Number(reply[1]);
-      const step = Number(reply[2]);
-      return (reply[3] as (string | null)[]).map((value, i) => {
-        if (value === null) throw new StoreUnavailableError(`Log "${log}" is missing an entry`);
-        return toEntry(start + i * step, value);
-      });
+  protected async readEntries(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
+    const [record, logs] = this.#keys.session(id);
+    const reply = await this.#eval(
+      encodeRead({
+        keys: { record, logs },
+        guards: options,
+        log,
+        afterSeq: options.afterSeq,
+        beforeSeq: options.beforeSeq,
+        limit: options.limit,
+        order: options.order,
+      }),
+    );
+    if (reply[0] === 'guard') failGuards(reply, options);
+    const start = Number(reply[1]);
+    const step = Number(reply[2]);
+    return (reply[3] as (string | null)[]).map((value, i) => {
+      if (value === null) throw new StoreUnavailableError(`Log "${log}" is missing an entry`);
+      return toEntry(start + i * step, value);
     });
   }
 
   /** One script unlinks both keys of the session (and, standalone, its index entry). */
-  async delete(id: string): Promise<boolean> {
-    return this.#run('delete', async () => {
-      checkStoreArgs(id);
-      const reply = await this.#eval(SCRIPTS.remove, this.#sessionKeys(id), [id]);
-      if (!this.#inline && reply[1] !== '') await this.#indexOp('drop', id, String(reply[1]));
-      return Number(reply[0]) === 1;
-    });
+  protected async deleteRecord(id: string): Promise<boolean> {
+    const reply = await this.#eval(encodeRemove({ keys: this.#sessionKeys(id), id }));
+    if (!this.#inline && reply[1] !== '') {
+      await this.#index({ op: 'drop', id, gen: String(reply[1]) });
+    }
+    return Number(reply[0]) === 1;
   }
 
   /**
    * Walks the id index (or the owner index) in byte order from the cursor, at most 1000 entries per
    * round trip, then re-reads every candidate: only live records matching the filter are returned.
    */
-  async list(options: ListOptions): Promise<ListPage> {
-    return this.#run('list', async () => {
-      checkNow(options?.now);
-      checkOptionalPositive(options.limit, 'limit');
-      if (options.limit === undefined) throw new InvalidValueError('list needs a limit');
-      if (options.state !== undefined) checkState(options.state, 'state');
-      if (options.owner !== undefined) assertValidOwner(options.owner);
-      let after = decodeListCursor(options.cursor) ?? '';
-      const wanted = options.limit + 1;
-      const page: SessionRecord[] = [];
-      for (;;) {
-        const reply = (await this.#eval(
-          SCRIPTS.list,
-          [...this.#keys.index],
-          [
-            String(options.now),
-            options.state ?? '',
-            options.owner === undefined ? '' : 'o',
-            options.owner ?? '',
-            after,
-            String(wanted - page.length),
-            String(LIST_BUDGET),
-          ],
-        )) as string[];
-        const candidates: [id: string, meta: string][] = [];
-        for (let i = 2; i < reply.length; i += 2) {
-          candidates.push([reply[i] as string, reply[i + 1] as string]);
-        }
-        const checked = await Promise.all(
-          candidates.map(async ([id, meta]) => {
-            const record = await this.#verify(id, meta, options.now);
-            const wantedRecord =
-              record !== null &&
-              (options.state === undefined || record.state === options.state) &&
-              (options.owner === undefined || record.owner === options.owner);
-            return wantedRecord ? record : null;
-          }),
-        );
-        for (const record of checked) if (record) page.push(record);
-        if (page.length >= wanted || Number(reply[0]) === 1) break;
-        after = String(reply[1]);
+  protected async listRecords(options: ListOptions): Promise<ListPage> {
+    const limit = options.limit as number;
+    let after = decodeListCursor(options.cursor);
+    const wanted = limit + 1;
+    const page: SessionRecord[] = [];
+    for (;;) {
+      const reply = (await this.#eval(
+        encodeList({
+          keys: this.#keys.index,
+          now: options.now,
+          state: options.state,
+          owner: options.owner,
+          after,
+          wanted: wanted - page.length,
+          budget: LIST_BUDGET,
+        }),
+      )) as string[];
+      const candidates: [id: string, meta: string][] = [];
+      for (let i = 2; i < reply.length; i += 2) {
+        candidates.push([reply[i] as string, reply[i + 1] as string]);
       }
-      const records = page.slice(0, options.limit);
-      const last = records.at(-1);
-      return {
-        records,
-        nextCursor: page.length > options.limit && last ? encodeListCursor(last.id) : null,
-      };
-    });
+      const checked = await Promise.all(
+        candidates.map(async ([id, meta]) => {
+          const record = await this.#verify(id, meta, options.now);
+          const wantedRecord =
+            record !== null &&
+            (options.state === undefined || record.state === options.state) &&
+            (options.owner === undefined || record.owner === options.owner);
+          return wantedRecord ? record : null;
+        }),
+      );
+      for (const record of checked) if (record) page.push(record);
+      if (page.length >= wanted || Number(reply[0]) === 1) break;
+      after = String(reply[1]);
+    }
+    const records = page.slice(0, limit);
+    const last = records.at(-1);
+    return {
+      records,
+      nextCursor: page.length > limit && last ? encodeListCursor(last.id) : null,
+    };
   }
 
   /**
    * Deletes sessions due by the expiry index through a per-session script that checks the record itself.
    * Returns how many it deleted; sessions Redis had already expired are dropped from the index, uncounted.
    */
-  async sweep(now: number, options: SweepOptions = {}): Promise<number> {
-    return this.#run('sweep', async () => {
-      checkNow(now);
-      checkOptionalPositive(options.limit, 'limit');
-      const limit = options.limit ?? DEFAULT_SWEEP_LIMIT;
-      let deleted = 0;
-      while (deleted < limit) {
-        const reply = (await this.#eval(
-          SCRIPTS.due,
-          [...this.#keys.index],
-          [String(now), String(limit - deleted)],
-        )) as string[];
-        if (reply.length === 0) break;
-        const outcomes = await Promise.all(
-          pairs(reply).map(([id, meta]) => this.#expire(id, meta, now)),
-        );
-        deleted += outcomes.filter((outcome) => outcome === 'deleted').length;
-        if (outcomes.every((outcome) => outcome === 'stuck')) break;
-      }
-      return deleted;
-    });
+  protected async sweepExpired(now: number, limit: number): Promise<number> {
+    let deleted = 0;
+    while (deleted < limit) {
+      const reply = (await this.#eval(
+        encodeDue({ keys: this.#keys.index, now, max: limit - deleted }),
+      )) as string[];
+      if (reply.length === 0) break;
+      const outcomes = await Promise.all(
+        pairs(reply).map(([id, meta]) => this.#expire(id, meta, now)),
+      );
+      deleted += outcomes.filter((outcome) => outcome === 'deleted').length;
+      if (outcomes.every((outcome) => outcome === 'stuck')) break;
+    }
+    return deleted;
   }
 
   /** One script over the index: running sums per state, minus the entries already past expiry. */
-  async stats(now: number): Promise<StoreStats> {
-    return this.#run('stats', async () => {
-      checkNow(now);
-      const reply = await this.#eval(SCRIPTS.stats, [...this.#keys.index], [String(now)]);
-      const stats = emptyStats();
-      SESSION_STATES.forEach((state, i) => {
-        stats.byState[state] = Number(reply[i]);
-        stats.total += Number(reply[i]);
-      });
-      stats.expired = Number(reply[4]);
-      stats.messages = Number(reply[5]);
-      stats.oldestCreatedAt = reply[6] === '' ? null : Number(reply[6]);
-      return stats;
+  protected async computeStats(now: number): Promise<StoreStats> {
+    const reply = await this.#eval(encodeStats({ keys: this.#keys.index, now }));
+    const stats = emptyStats();
+    SESSION_STATES.forEach((state, i) => {
+      stats.byState[state] = Number(reply[i]);
+      stats.total += Number(reply[i]);
     });
+    stats.expired = Number(reply[4]);
+    stats.messages = Number(reply[5]);
+    stats.oldestCreatedAt = reply[6] === '' ? null : Number(reply[6]);
+    return stats;
   }
 
-  /**
-   * Stops the store; later calls fail with `StoreClosedError`. Closes the client only if the store
-   * created it from a URL (a client you passed in stays open). Idempotent.
-   */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  /** Closes the client only if the store created it from a URL (a client you passed in stays open). */
+  protected async release(): Promise<void> {
     if (!this.#ownsClient) return;
     const client = this.client;
     if (client.status === 'end') return;
@@ -524,30 +462,23 @@ export class RedisSessionStore implements SessionStore {
     clearTimeout(timer);
   }
 
-  async #run<T>(what: string, body: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StoreClosedError();
-    try {
-      await this.#connected();
-      return await body();
-    } catch (error) {
-      // ioredis can fail a command without any I/O (a socket that just died, before its close event). A
-      // caller retrying such failures in a loop would then never give the event loop a turn, the close
-      // would never be processed and the client could never reconnect; failing a turn later avoids that.
-      await new Promise((resolve) => setImmediate(resolve));
-      throw toStoreError(error, `Redis ${what}`);
-    }
+  /** Sends one command: at once when the client can take it, else once `#connected()` says it can. */
+  #send<T>(command: () => Promise<T>): Promise<T> {
+    if (this.#connectWaitMs === 0 || this.client.status === 'ready') return command();
+    return this.#connected().then(command);
   }
 
   /**
    * Waits (up to the command timeout) until a client without an offline queue is connected. Our own
    * clients have none: ioredis would send a queued command after reconnecting even when it had already
    * failed it with a timeout, so an append the caller saw fail (and may have retried) could still be
-   * applied. Waiting here instead means an operation that gave up is never sent.
+   * applied. Waiting here instead means a command that gave up is never sent. It fails with plain
+   * errors, as the driver does: the base passes this project's errors through at once, but a driver
+   * failure gets the event-loop turn (see the class) and becomes "Redis <primitive> failed: …".
    */
   async #connected(): Promise<void> {
     const client = this.client;
-    if (this.#connectWaitMs === 0 || client.status === 'ready') return;
-    if (client.status === 'end') throw new StoreUnavailableError('The Redis connection has ended');
+    if (client.status === 'end') throw new Error('the Redis connection has ended');
     this.#nextReady ??= new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
         this.#nextReady = undefined;
@@ -557,7 +488,7 @@ export class RedisSessionStore implements SessionStore {
         else resolve();
       };
       const onReady = () => settle();
-      const onEnd = () => settle(new StoreUnavailableError('The Redis connection has ended'));
+      const onEnd = () => settle(new Error('the Redis connection has ended'));
       client.on('ready', onReady);
       client.on('end', onEnd);
     });
@@ -566,9 +497,7 @@ export class RedisSessionStore implements SessionStore {
       timer = setTimeout(
         () =>
           reject(
-            new StoreUnavailableError(
-              `No connection to Redis within ${this.#connectWaitMs} ms; nothing was sent`,
-            ),
+            new Error(`no connection to Redis within ${this.#connectWaitMs} ms; nothing was sent`),
           ),
         this.#connectWaitMs,
       );
@@ -580,29 +509,28 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  #sessionKeys(id: string): string[] {
-    const keys = this.#keys.session(id);
-    return this.#inline ? [...keys, ...this.#keys.index] : keys;
+  #sessionKeys(id: string): SessionKeys {
+    const [record, logs] = this.#keys.session(id);
+    return { record, logs, index: this.#inline ? this.#keys.index : null };
   }
 
   /** EVALSHA, or EVAL when the server does not have the script (first use, restart, SCRIPT FLUSH). */
-  async #eval(script: LuaScript, keys: string[], args: string[]): Promise<Reply> {
+  async #eval({ script, keys, args }: ScriptCall): Promise<Reply> {
     try {
-      return (await this.client.call('EVALSHA', [
-        script.sha,
-        keys.length,
-        ...keys,
-        ...args,
-      ])) as Reply;
+      return (await this.#send(() =>
+        this.client.call('EVALSHA', [script.sha, keys.length, ...keys, ...args]),
+      )) as Reply;
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return (await this.client.call('EVAL', [script.lua, keys.length, ...keys, ...args])) as Reply;
+      return (await this.#send(() =>
+        this.client.call('EVAL', [script.lua, keys.length, ...keys, ...args]),
+      )) as Reply;
     }
   }
 
   /** Index maintenance and repair (see the index script). Returns whether the index changed. */
-  async #indexOp(...args: string[]): Promise<boolean> {
-    return Number(await this.#eval(SCRIPTS.index, [...this.#keys.index], args)) === 1;
+  async #index(change: IndexChange): Promise<boolean> {
+    return Number(await this.#eval(encodeIndex({ ...change, keys: this.#keys.index }))) === 1;
   }
 
   /**
@@ -611,43 +539,39 @@ export class RedisSessionStore implements SessionStore {
    */
   async #verify(id: string, meta: string, now: number): Promise<SessionRecord | null> {
     const [key] = this.#keys.session(id);
-    const fields = await this.client.hgetall(key);
+    const fields = await this.#send(() => this.client.hgetall(key));
     const record = fields.state === undefined ? null : toRecord(id, fields);
-    const actual = record ? metaOf(fields) : '';
-    if (meta !== '' && !sameEntry(meta, actual)) await this.#indexOp('cas', id, meta, actual);
+    const actual = record ? metaOf(fields) : null;
+    if (meta !== '' && !sameEntry(meta, actual)) {
+      await this.#index({ op: 'cas', id, expected: meta, replacement: actual });
+    }
     return record && !isExpired(record, now) ? record : null;
   }
 
   /** One sweep step: deletes an expired session, or cleans or repairs its index entry. */
   async #expire(id: string, meta: string, now: number): Promise<'deleted' | 'cleaned' | 'stuck'> {
-    const reply = await this.#eval(SCRIPTS.expire, this.#sessionKeys(id), [id, String(now)]);
+    const reply = await this.#eval(encodeExpire({ keys: this.#sessionKeys(id), id, now }));
     if (reply[0] === 'deleted') {
-      if (!this.#inline) await this.#indexOp('drop', id, String(reply[1]));
+      if (!this.#inline) await this.#index({ op: 'drop', id, gen: String(reply[1]) });
       return 'deleted';
     }
     if (reply[0] === 'absent' && this.#inline) return 'cleaned';
-    const actual = reply[0] === 'absent' ? '' : String(reply[1]);
-    return (await this.#indexOp('cas', id, meta, actual)) ? 'cleaned' : 'stuck';
+    const actual = reply[0] === 'absent' ? null : String(reply[1]);
+    const repaired = await this.#index({ op: 'cas', id, expected: meta, replacement: actual });
+    return repaired ? 'cleaned' : 'stuck';
   }
 }
 
 /**
- * `redis://…` or `rediss://…`: a store with its own client (what `createStore` calls). A bad option in
- * the URL fails with `InvalidStoreUrlError` naming it; the password never appears in messages.
+ * `redis://…` or `rediss://…`: a store with its own client (what `createStore` calls). A bad URL or
+ * URL option fails with `InvalidStoreUrlError` naming it; the password never appears in messages.
  */
 export function storeFromUrl(url: string): RedisSessionStore {
-  try {
-    return new RedisSessionStore({ url });
-  } catch (error) {
-    if (!(error instanceof InvalidValueError)) throw error;
-    throw new InvalidStoreUrlError(`${error.message} (in "${redactUrl(String(url))}")`, {
-      cause: error,
-    });
-  }
+  return new RedisSessionStore({ url });
 }
 
 function connect(
-  parsed: ReturnType<typeof parseRedisUrl>,
+  parsed: ParsedRedisUrl,
   cluster: boolean,
   commandTimeout: number,
   connectTimeout: number,
@@ -693,87 +617,22 @@ function urlOf(url: unknown): string {
   return url;
 }
 
+/** A millisecond option given in code, held to the bounds `URL_OPTIONS` sets for it in a URL. */
 function milliseconds(
   settings: RedisSessionStoreOptions,
   key: 'expiryGraceMs' | 'commandTimeoutMs' | 'connectTimeoutMs',
   fallback: number,
-  min: 0 | 1,
 ): number {
+  const spec: { min: number; max?: number } = URL_OPTIONS[key];
   const value = settings[key] ?? fallback;
-  if (!(Number.isSafeInteger(value) && value >= min)) {
+  if (!(Number.isSafeInteger(value) && value >= spec.min && value <= (spec.max ?? value))) {
+    const least = spec.min === 0 ? 'a non-negative' : 'a positive';
+    const most = spec.max === undefined ? '' : ` up to ${spec.max}`;
     throw new InvalidValueError(
-      `${key} must be ${min === 0 ? 'a non-negative' : 'a positive'} whole number of milliseconds, got ${String(value)}`,
+      `${key} must be ${least} whole number of milliseconds${most}, got ${String(value)}`,
     );
   }
   return value;
-}
-
-function checkNow(now: unknown): void {
-  if (typeof now !== 'number' || !Number.isFinite(now)) {
-    throw new InvalidValueError(`now must be epoch milliseconds, got ${String(now)}`);
-  }
-}
-
-function checkTime(value: unknown, name: string): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new InvalidValueError(`${name} must be epoch milliseconds, got ${String(value)}`);
-  }
-}
-
-function checkState(state: unknown, name: string): asserts state is SessionState {
-  if (!SESSION_STATES.includes(state as SessionState)) {
-    throw new InvalidValueError(
-      `${name} must be one of ${SESSION_STATES.join(', ')}, got ${JSON.stringify(state)}`,
-    );
-  }
-}
-
-function checkSeq(value: unknown, name: string): void {
-  if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0)) {
-    throw new InvalidValueError(`${name} must be a non-negative integer, got ${String(value)}`);
-  }
-}
-
-function checkCount(value: unknown, name: string): void {
-  if (!(Number.isSafeInteger(value) && (value as number) >= 0)) {
-    throw new InvalidValueError(`${name} must be a non-negative integer, got ${String(value)}`);
-  }
-}
-
-/** The guard arguments every session script takes: now, owner mode, owner, version, states. */
-function guardArgs(guards: RecordGuards): string[] {
-  checkNow(guards?.now);
-  const { owner, expectedVersion } = guards;
-  if (owner !== undefined && owner !== null && typeof owner !== 'string') {
-    throw new InvalidValueError(`owner must be a string or null, got ${String(owner)}`);
-  }
-  if (expectedVersion !== undefined) checkCount(expectedVersion, 'expectedVersion');
-  const states = expectedStates(guards.expectedState);
-  for (const state of states ?? []) checkState(state, 'expectedState');
-  return [
-    String(guards.now),
-    owner === undefined ? '' : owner === null ? 'n' : 'o',
-    owner ?? '',
-    expectedVersion === undefined ? '' : String(expectedVersion),
-    // An empty list admits no state; a lone comma encodes it (no state name matches).
-    states === undefined ? '' : states.length === 0 ? ',' : states.join(','),
-  ];
-}
-
-function touchArgs(touch: Touch | undefined): string[] {
-  if (touch === undefined) return ['', '', ''];
-  checkTime(touch.at, 'touch.at');
-  for (const key of ['idleTimeoutMs', 'maxLifetimeMs'] as const) {
-    const value = touch[key];
-    if (value !== null && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
-      throw new InvalidValueError(`touch.${key} must be null or non-negative milliseconds`);
-    }
-  }
-  return [
-    String(touch.at),
-    touch.idleTimeoutMs === null ? '' : String(touch.idleTimeoutMs),
-    touch.maxLifetimeMs === null ? '' : String(touch.maxLifetimeMs),
-  ];
 }
 
 /** Raises the error the guards call for, from the fields a script found. */
@@ -791,91 +650,6 @@ function failGuards(reply: Reply, guards: RecordGuards): never {
     guards,
   );
   throw new StoreUnavailableError('Redis refused a write whose guards hold; this is a bug');
-}
-
-function toJson(value: unknown, path: string): string {
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new InvalidValueError('Value is not JSON', path);
-  return json;
-}
-
-function toJsonObject(value: unknown, path: string): string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidValueError(`${path} must be a JSON object`);
-  }
-  return toJson(value, path);
-}
-
-/** The record hash fields of a new record (see the data model in scripts.ts). */
-function recordFields(record: SessionRecord): string[] {
-  if (typeof record !== 'object' || record === null)
-    throw new InvalidValueError('record must be an object');
-  checkState(record.state, 'record.state');
-  assertValidOwner(record.owner);
-  checkTime(record.createdAt, 'record.createdAt');
-  checkTime(record.lastActivityAt, 'record.lastActivityAt');
-  if (record.expiresAt !== null) checkTime(record.expiresAt, 'record.expiresAt');
-  checkCount(record.version, 'record.version');
-  checkCount(record.messageCount, 'record.messageCount');
-  const fields = [
-    'state',
-    record.state,
-    'createdAt',
-    String(record.createdAt),
-    'lastActivityAt',
-    String(record.lastActivityAt),
-    'version',
-    String(record.version),
-    'messageCount',
-    String(record.messageCount),
-    'metadata',
-    toJsonObject(record.metadata, 'record.metadata'),
-  ];
-  if (record.owner !== null) fields.push('owner', record.owner);
-  if (record.expiresAt !== null) fields.push('expiresAt', String(record.expiresAt));
-  toJsonObject(record.context, 'record.context');
-  let bytes = 0;
-  for (const [key, value] of Object.entries(record.context)) {
-    const field = JSON.stringify(key);
-    const json = toJson(value, `record.context.${key}`);
-    fields.push(field, json);
-    bytes += Buffer.byteLength(field) + Buffer.byteLength(json) + 2;
-  }
-  fields.push('contextBytes', String(bytes));
-  return fields;
-}
-
-/**
- * A change's context part as the update script takes it: whether the context is replaced, the fields to
- * set, and the fields to delete. Replacement, then sets, then deletes, as the contract orders them.
- */
-function contextChange(change: SessionChange): {
-  replace: boolean;
-  set: string[];
-  remove: string[];
-} {
-  if (typeof change !== 'object' || change === null)
-    throw new InvalidValueError('change must be an object');
-  const values = new Map<string, string>();
-  const replace = change.context !== undefined;
-  if (replace) {
-    toJsonObject(change.context, 'context');
-    for (const [key, value] of Object.entries(change.context as object)) {
-      values.set(JSON.stringify(key), toJson(value, `context.${key}`));
-    }
-  }
-  for (const [key, value] of Object.entries(change.contextSet ?? {})) {
-    assertValidKey(key, undefined, `contextSet.${key}`);
-    values.set(JSON.stringify(key), toJson(value, `contextSet.${key}`));
-  }
-  const remove: string[] = [];
-  for (const key of change.contextDelete ?? []) {
-    if (typeof key !== 'string') throw new InvalidValueError('contextDelete must list string keys');
-    const field = JSON.stringify(key);
-    values.delete(field);
-    if (!replace) remove.push(field);
-  }
-  return { replace, set: [...values].flat(), remove };
 }
 
 function toRecord(id: string, fields: Record<string, string>): SessionRecord {
@@ -931,8 +705,8 @@ function metaOf(fields: Record<string, string>): string {
 }
 
 /** Whether two index entries index the same thing (their versions may differ). */
-function sameEntry(a: string, b: string): boolean {
-  if (b === '') return false;
+function sameEntry(a: string, b: string | null): boolean {
+  if (b === null) return false;
   const strip = (meta: string) => {
     const parts = meta.split(' ');
     parts.splice(1, 1);

@@ -1,4 +1,14 @@
 import { createHash } from 'node:crypto';
+import {
+  expectedStates,
+  type JsonObject,
+  type JsonValue,
+  type LogEntry,
+  type RecordGuards,
+  type SessionRecord,
+  type SessionState,
+  type Touch,
+} from '@mcp-session/core/adapter';
 
 /** A Lua script run with EVALSHA (falling back to EVAL when the server's script cache lacks it). */
 export interface LuaScript {
@@ -6,6 +16,17 @@ export interface LuaScript {
   readonly lua: string;
   /** SHA-1 of `lua`, as EVALSHA wants it. */
   readonly sha: string;
+}
+
+/**
+ * One run of a script: its KEYS and ARGV. Each script below is followed by its encoder, which builds
+ * this from named fields; the docs of those fields are the script's KEYS and ARGV documentation, down
+ * to the positions the Lua reads.
+ */
+export interface ScriptCall {
+  readonly script: LuaScript;
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
 }
 
 function script(name: string, ...parts: string[]): LuaScript {
@@ -76,11 +97,49 @@ local function record_meta(key)
 end
 `;
 
+/** The record hash of a new record as field/value strings: every field but `gen`, which create draws. */
+function recordHashFields(record: SessionRecord): string[] {
+  const fields = [
+    'state',
+    record.state,
+    'createdAt',
+    String(record.createdAt),
+    'lastActivityAt',
+    String(record.lastActivityAt),
+    'version',
+    String(record.version),
+    'messageCount',
+    String(record.messageCount),
+    'metadata',
+    JSON.stringify(record.metadata),
+  ];
+  if (record.owner !== null) fields.push('owner', record.owner);
+  if (record.expiresAt !== null) fields.push('expiresAt', String(record.expiresAt));
+  let bytes = 0;
+  for (const [key, value] of Object.entries(record.context)) {
+    const field = contextField(key);
+    const json = JSON.stringify(value);
+    fields.push(field, json);
+    bytes += Buffer.byteLength(field) + Buffer.byteLength(json) + 2;
+  }
+  fields.push('contextBytes', String(bytes));
+  return fields;
+}
+
+/** The record hash field of a context key. */
+function contextField(key: string): string {
+  return JSON.stringify(key);
+}
+
+/** A log entry as the logs hash holds it. */
+function logEntryValue(at: number, data: JsonValue): string {
+  return `${at},${JSON.stringify(data)}`;
+}
+
 /*
- * Guards, in contract order: exists and not expired, owner, expectedVersion, expectedState. ARGV holds
- * them from position p: now, owner mode ('' none, 'n' must be unbound, 'o' unbound or equal), owner,
- * expected version ('' none), expected states (comma-separated, '' none). On failure the script returns
- * the guarded fields and the caller raises the matching error with checkGuards.
+ * Guards, in contract order: exists and not expired, owner, expectedVersion, expectedState, read from
+ * ARGV[p..p+4] as guardArgs encodes them. On failure the script returns the guarded fields and the
+ * caller raises the matching error with checkGuards.
  */
 const GUARDS = `
 local function guard_fields(key)
@@ -120,6 +179,38 @@ local function sliding(created, at, idle, life)
   return math.min(by_idle, by_life)
 end
 `;
+
+/**
+ * The five guard arguments, from position p: p the caller's now (epoch milliseconds); p+1 the owner
+ * mode, '' for no owner guard, 'n' when the record must be unbound (owner null), 'o' when it must be
+ * unbound or owned by p+2; p+2 that owner; p+3 the expected version, '' for any; p+4 the expected
+ * states joined by commas, '' for any.
+ */
+function guardArgs(guards: RecordGuards): string[] {
+  const { owner, expectedVersion } = guards;
+  const states = expectedStates(guards.expectedState);
+  return [
+    String(guards.now),
+    owner === undefined ? '' : owner === null ? 'n' : 'o',
+    owner ?? '',
+    expectedVersion === undefined ? '' : String(expectedVersion),
+    // An empty list admits no state; a lone comma encodes it (no state name matches).
+    states === undefined ? '' : states.length === 0 ? ',' : states.join(','),
+  ];
+}
+
+/**
+ * The three touch arguments: the activity time (epoch milliseconds), the idle window and the lifetime
+ * (milliseconds, '' for no bound); all three '' for no touch.
+ */
+function touchArgs(touch: Touch | undefined): string[] {
+  if (touch === undefined) return ['', '', ''];
+  return [
+    String(touch.at),
+    touch.idleTimeoutMs === null ? '' : String(touch.idleTimeoutMs),
+    touch.maxLifetimeMs === null ? '' : String(touch.maxLifetimeMs),
+  ];
+}
 
 /*
  * Index: all (ZSET of ids, score 0, for listing in byte order), own (ZSET of owner NUL id, score 0),
@@ -218,8 +309,22 @@ local INLINE = #KEYS > 2
 if INLINE then index_keys(3) end
 `;
 
+/** The KEYS of a session script. */
+export interface SessionKeys {
+  /** KEYS[1]: the record hash. */
+  readonly record: string;
+  /** KEYS[2]: the logs hash. */
+  readonly logs: string;
+  /** KEYS[3..8] on a standalone server: the six index keys; null on a Cluster. */
+  readonly index: readonly string[] | null;
+}
+
+function sessionKeyList({ record, logs, index }: SessionKeys): string[] {
+  return index === null ? [record, logs] : [record, logs, ...index];
+}
+
 /**
- * create: ARGV id, now, grace, n, then n record field/value strings, then log field/value strings.
+ * create: inserts a record and its imported logs, replacing an expired one (ARGV: see CreateArgs).
  * Returns {'exists'} or {'ok', meta}.
  */
 const create = script(
@@ -251,11 +356,47 @@ return { 'ok', meta_encode(meta) }
 `,
 );
 
+/** What create runs with. */
+export interface CreateArgs {
+  keys: SessionKeys;
+  /**
+   * The record: ARGV[1] its id; ARGV[4] n, the number of record hash field/value strings that follow,
+   * ARGV[5..4+n].
+   */
+  record: SessionRecord;
+  /** ARGV[2]: the caller's clock, epoch milliseconds: a record under the id is replaced if expired. */
+  now: number;
+  /** ARGV[3]: expiryGraceMs. */
+  graceMs: number;
+  /**
+   * ARGV[5+n..]: the imported logs as logs hash field/value strings (`checkImportedLogs` made sure
+   * their seqs are consecutive).
+   */
+  logs: readonly (readonly [log: string, entries: readonly LogEntry[]])[];
+}
+
+export function encodeCreate({ keys, record, now, graceMs, logs }: CreateArgs): ScriptCall {
+  const fields = recordHashFields(record);
+  const logFields: string[] = [];
+  for (const [log, entries] of logs) {
+    const first = entries[0];
+    const last = entries.at(-1);
+    if (!first || !last) continue;
+    logFields.push(log, `${first.seq} ${last.seq}`);
+    for (const entry of entries) {
+      logFields.push(`${log}#${entry.seq}`, logEntryValue(entry.at, entry.data));
+    }
+  }
+  return {
+    script: create,
+    keys: sessionKeyList(keys),
+    args: [record.id, String(now), String(graceMs), String(fields.length), ...fields, ...logFields],
+  };
+}
+
 /**
- * update: ARGV id, grace, guards (5, from 3), maxContextBytes, state, metadata, replace ('1' when the
- * whole context is replaced), lastActivityAt, expiresAt mode ('' keep, 'set', 'null'), expiresAt, touch
- * at, touch idle, touch lifetime, nset, then nset field/value pairs to set, then fields to delete.
- * Returns a guard failure, {'too_large', bytes} or {'ok', meta or '', record fields}.
+ * update: guards, the context size check, the change, the new expiry of every key (ARGV: see
+ * UpdateArgs). Returns a guard failure, {'too_large', bytes} or {'ok', meta or '', record fields}.
  */
 const update = script(
   'update',
@@ -329,10 +470,93 @@ return { 'ok', '', fields }
 `,
 );
 
+/** What update runs with: the guards, the size limit and a `SessionChange`, field by field. */
+export interface UpdateArgs {
+  keys: SessionKeys;
+  /** ARGV[1]: the storage id. */
+  id: string;
+  /** ARGV[2]: expiryGraceMs. */
+  graceMs: number;
+  /** ARGV[3..7], as guardArgs encodes them. */
+  guards: RecordGuards;
+  /**
+   * ARGV[8]: the largest context JSON allowed after the change, in bytes ('' for no limit); larger
+   * fails with too_large before anything is written.
+   */
+  maxContextBytes: number | undefined;
+  /** ARGV[9]: the new state ('' keeps it). */
+  state: SessionState | undefined;
+  /** ARGV[10]: the new metadata as JSON ('' keeps it). */
+  metadata: JsonObject | undefined;
+  /**
+   * A new context: ARGV[11] is '1' (every context field is deleted first) and its keys join the fields
+   * set below.
+   */
+  context: JsonObject | undefined;
+  /**
+   * ARGV[18] nset, then ARGV[19..18+2·nset]: the context fields to set, as field/value pairs (after
+   * the replacement).
+   */
+  contextSet: Readonly<Record<string, JsonValue>> | undefined;
+  /**
+   * The context fields to delete, from ARGV[19+2·nset] to the end (last, as the contract orders
+   * them). A key also set above is only left out of the sets; after a replacement nothing is left to
+   * delete.
+   */
+  contextDelete: readonly string[] | undefined;
+  /** ARGV[12]: the new lastActivityAt, epoch milliseconds ('' keeps it). */
+  lastActivityAt: number | undefined;
+  /**
+   * ARGV[13] the expiry mode, '' to keep it, 'null' for none, 'set' for ARGV[14], the new expiresAt
+   * (epoch milliseconds).
+   */
+  expiresAt: number | null | undefined;
+  /** ARGV[15..17], as touchArgs encodes it; applied after lastActivityAt and expiresAt. */
+  touch: Touch | undefined;
+}
+
+export function encodeUpdate(args: UpdateArgs): ScriptCall {
+  const { expiresAt, maxContextBytes, lastActivityAt } = args;
+  const replace = args.context !== undefined;
+  const sets = new Map<string, string>();
+  for (const [key, value] of Object.entries(args.context ?? {})) {
+    sets.set(contextField(key), JSON.stringify(value));
+  }
+  for (const [key, value] of Object.entries(args.contextSet ?? {})) {
+    sets.set(contextField(key), JSON.stringify(value));
+  }
+  const deletes: string[] = [];
+  for (const key of args.contextDelete ?? []) {
+    const field = contextField(key);
+    sets.delete(field);
+    if (!replace) deletes.push(field);
+  }
+  return {
+    script: update,
+    keys: sessionKeyList(args.keys),
+    args: [
+      args.id,
+      String(args.graceMs),
+      ...guardArgs(args.guards),
+      maxContextBytes === undefined ? '' : String(maxContextBytes),
+      args.state ?? '',
+      args.metadata === undefined ? '' : JSON.stringify(args.metadata),
+      replace ? '1' : '',
+      lastActivityAt === undefined ? '' : String(lastActivityAt),
+      expiresAt === undefined ? '' : expiresAt === null ? 'null' : 'set',
+      expiresAt === undefined || expiresAt === null ? '' : String(expiresAt),
+      ...touchArgs(args.touch),
+      String(sets.size),
+      ...[...sets].flat(),
+      ...deletes,
+    ],
+  };
+}
+
 /**
- * append: ARGV id, grace, guards (5, from 3), log, cap, count ('1' to count messages), touch at, touch
- * idle, touch lifetime, then the entries as "<at>,<data JSON>". Returns a guard failure or {'ok',
- * firstSeq, lastSeq, version, messageCount, meta or ''}.
+ * append: guards, seqs, the entries, trimming to cap, the record's counters and expiry (ARGV: see
+ * AppendArgs). Returns a guard failure or {'ok', firstSeq, lastSeq, version, messageCount, meta or
+ * ''}.
  */
 const append = script(
   'append',
@@ -406,9 +630,48 @@ return { 'ok', fmt(first_seq), fmt(last), version, messages, meta }
 `,
 );
 
+/** What append runs with. */
+export interface AppendArgs {
+  keys: SessionKeys;
+  /** ARGV[1]: the storage id. */
+  id: string;
+  /** ARGV[2]: expiryGraceMs. */
+  graceMs: number;
+  /** ARGV[3..7], as guardArgs encodes them; `guards.now` is also every entry's time. */
+  guards: RecordGuards;
+  /** ARGV[8]: the log's name (log names contain no '#' or space, the logs hash's separators). */
+  log: string;
+  /** ARGV[9]: keep only the newest `cap` entries ('' for no cap). */
+  cap: number | undefined;
+  /** ARGV[10]: '1' adds the number of entries to messageCount. */
+  countMessages: boolean | undefined;
+  /** ARGV[11..13], as touchArgs encodes it. */
+  touch: Touch | undefined;
+  /** ARGV[14..]: the entries, one argument each. */
+  entries: readonly JsonValue[];
+}
+
+export function encodeAppend(args: AppendArgs): ScriptCall {
+  const { guards, cap } = args;
+  return {
+    script: append,
+    keys: sessionKeyList(args.keys),
+    args: [
+      args.id,
+      String(args.graceMs),
+      ...guardArgs(guards),
+      args.log,
+      cap === undefined ? '' : String(cap),
+      args.countMessages ? '1' : '',
+      ...touchArgs(args.touch),
+      ...args.entries.map((data) => logEntryValue(guards.now, data)),
+    ],
+  };
+}
+
 /**
- * read: ARGV guards (5, from 1), log, afterSeq, beforeSeq, limit, desc ('1'). Returns a guard failure
- * or {'ok', first seq returned, step, values}.
+ * read: guards, then the page's entries fetched by seq arithmetic (ARGV: see ReadArgs). Returns a
+ * guard failure or {'ok', first seq returned, step, values}.
  */
 const read = script(
   'read',
@@ -435,7 +698,41 @@ return { 'ok', fmt(start), step, hmget_all(KEYS[2], fields) }
 `,
 );
 
-/** remove: ARGV id. Deletes the session's keys; returns {existed (0/1), gen or ''}. */
+/** What read runs with. */
+export interface ReadArgs {
+  /** KEYS[1] and KEYS[2]; read never touches the index. */
+  keys: Pick<SessionKeys, 'record' | 'logs'>;
+  /** ARGV[1..5], as guardArgs encodes them. */
+  guards: RecordGuards;
+  /** ARGV[6]: the log's name. */
+  log: string;
+  /** ARGV[7]: only entries with a larger seq ('' for all). */
+  afterSeq: number | undefined;
+  /** ARGV[8]: only entries with a smaller seq ('' for all). */
+  beforeSeq: number | undefined;
+  /** ARGV[9]: at most this many entries ('' for all). */
+  limit: number | undefined;
+  /** ARGV[10]: '1' for newest first. */
+  order: 'asc' | 'desc' | undefined;
+}
+
+export function encodeRead(args: ReadArgs): ScriptCall {
+  const { afterSeq, beforeSeq, limit } = args;
+  return {
+    script: read,
+    keys: [args.keys.record, args.keys.logs],
+    args: [
+      ...guardArgs(args.guards),
+      args.log,
+      afterSeq === undefined ? '' : String(afterSeq),
+      beforeSeq === undefined ? '' : String(beforeSeq),
+      limit === undefined ? '' : String(limit),
+      args.order === 'desc' ? '1' : '',
+    ],
+  };
+}
+
+/** remove: deletes the session's keys (ARGV: see RemoveArgs); returns {existed (0/1), gen or ''}. */
 const remove = script(
   'remove',
   COMMON,
@@ -454,8 +751,19 @@ return { existed, gen or '' }
 `,
 );
 
+/** What remove runs with. */
+export interface RemoveArgs {
+  keys: SessionKeys;
+  /** ARGV[1]: the storage id. */
+  id: string;
+}
+
+export function encodeRemove({ keys, id }: RemoveArgs): ScriptCall {
+  return { script: remove, keys: sessionKeyList(keys), args: [id] };
+}
+
 /**
- * expire (one step of sweep): ARGV id, now. Deletes the session if it has expired. Returns
+ * expire (one step of sweep): deletes the session if it has expired (ARGV: see ExpireArgs). Returns
  * {'deleted', gen}, {'absent'} (Redis already expired it, or it was deleted) or {'live', meta}.
  */
 const expire = script(
@@ -482,13 +790,22 @@ return { 'live', meta_encode(record_meta(KEYS[1])) }
 `,
 );
 
+/** What expire runs with. */
+export interface ExpireArgs {
+  keys: SessionKeys;
+  /** ARGV[1]: the storage id. */
+  id: string;
+  /** ARGV[2]: the caller's clock, epoch milliseconds; the session is deleted if expiresAt <= now. */
+  now: number;
+}
+
+export function encodeExpire({ keys, id, now }: ExpireArgs): ScriptCall {
+  return { script: expire, keys: sessionKeyList(keys), args: [id, String(now)] };
+}
+
 /**
- * index (Cluster mode, KEYS = the six index keys): ARGV op, id, then
- * - 'apply', meta, prune before ('' for none): applies a record's entry unless a later one is there;
- * - 'drop', gen: removes the entry unless it belongs to a later incarnation (gen);
- * - 'cas', expected meta, new meta ('' to remove): repairs an entry a reader found stale, only if
- *   nobody changed it since it was read.
- * Returns 1 when the index changed.
+ * index (Cluster mode): one change of a session's index entry (ARGV: see IndexArgs). Returns 1 when
+ * the index changed.
  */
 const index = script(
   'index',
@@ -519,7 +836,52 @@ return 1
 `,
 );
 
-/** due (KEYS = index): ARGV now, max. Returns {id, meta, …} of entries with expiresAt <= now. */
+/** One change of an index entry: ARGV[1] the op, ARGV[2] the storage id, then the op's arguments. */
+export type IndexChange = { id: string } & (
+  | {
+      /** Applies the record's entry unless the index holds a later (gen, version) of it. */
+      op: 'apply';
+      /** ARGV[3]: the entry, as a session script returned it. */
+      meta: string;
+      /**
+       * ARGV[4]: first prune entries whose expiresAt is before this, epoch milliseconds ('' for none);
+       * now - grace prunes sessions whose keys Redis has expired.
+       */
+      pruneBefore: number | undefined;
+    }
+  | {
+      /** Removes the entry unless it belongs to a later incarnation of the id. */
+      op: 'drop';
+      /** ARGV[3]: the gen of the incarnation that was deleted. */
+      gen: string;
+    }
+  | {
+      /** Repairs an entry a reader found stale, only if nobody changed it since it was read. */
+      op: 'cas';
+      /** ARGV[3]: the entry as it was read. */
+      expected: string;
+      /** ARGV[4]: the entry the record calls for, or null ('') to remove it. */
+      replacement: string | null;
+    }
+);
+
+/** What index runs with. */
+export type IndexArgs = IndexChange & {
+  /** KEYS: the six index keys. */
+  keys: readonly string[];
+};
+
+export function encodeIndex(args: IndexArgs): ScriptCall {
+  const rest =
+    args.op === 'apply'
+      ? [args.meta, args.pruneBefore === undefined ? '' : String(args.pruneBefore)]
+      : args.op === 'drop'
+        ? [args.gen]
+        : [args.expected, args.replacement ?? ''];
+  return { script: index, keys: args.keys, args: [args.op, args.id, ...rest] };
+}
+
+/** due: the index entries due for sweep (ARGV: see DueArgs). Returns {id, meta, …}. */
 const due = script(
   'due',
   COMMON,
@@ -536,11 +898,24 @@ return out
 `,
 );
 
+/** What due runs with. */
+export interface DueArgs {
+  /** KEYS: the six index keys. */
+  keys: readonly string[];
+  /** ARGV[1]: entries with expiresAt <= now (epoch milliseconds) are due. */
+  now: number;
+  /** ARGV[2]: at most this many entries. */
+  max: number;
+}
+
+export function encodeDue({ keys, now, max }: DueArgs): ScriptCall {
+  return { script: due, keys, args: [String(now), String(max)] };
+}
+
 /**
- * list (KEYS = index): ARGV now, state ('' any), owner mode ('' or 'o'), owner, after ('' from the
- * start), wanted, budget. Walks ids in byte order from after, skipping entries the index says are
- * expired or in another state, until it has `wanted` candidates or has looked at `budget` ids. Returns
- * {done (1 when the range is exhausted), last id looked at, id, meta, id, meta, …}.
+ * list: walks ids in byte order from `after`, skipping entries the index says are expired or in
+ * another state, until it has `wanted` candidates or has looked at `budget` ids (ARGV: see ListArgs).
+ * Returns {done (1 when the range is exhausted), last id looked at, id, meta, id, meta, …}.
  */
 const list = script(
   'list',
@@ -585,9 +960,43 @@ return out
 `,
 );
 
+/** What list runs with. */
+export interface ListArgs {
+  /** KEYS: the six index keys. */
+  keys: readonly string[];
+  /** ARGV[1]: the caller's clock, epoch milliseconds; entries with expiresAt <= now are skipped. */
+  now: number;
+  /** ARGV[2]: only this state ('' for any). */
+  state: SessionState | undefined;
+  /** ARGV[3] 'o' and ARGV[4] the owner: walk the owner index instead ('' '' for every owner). */
+  owner: string | undefined;
+  /** ARGV[5]: start after this id ('' from the start). */
+  after: string | null;
+  /** ARGV[6]: stop at this many candidates. */
+  wanted: number;
+  /** ARGV[7]: stop after looking at this many ids. */
+  budget: number;
+}
+
+export function encodeList(args: ListArgs): ScriptCall {
+  return {
+    script: list,
+    keys: args.keys,
+    args: [
+      String(args.now),
+      args.state ?? '',
+      args.owner === undefined ? '' : 'o',
+      args.owner ?? '',
+      args.after ?? '',
+      String(args.wanted),
+      String(args.budget),
+    ],
+  };
+}
+
 /**
- * stats (KEYS = index): ARGV now. Counts come from the running sums, minus the entries already past
- * their expiry (the only part that depends on now, and kept small by sweep and pruning). Returns
+ * stats: counts come from the running sums, minus the entries already past their expiry (the only
+ * part that depends on now, and kept small by sweep and pruning); ARGV: see StatsArgs. Returns
  * {active, idle, suspended, closed, expired, messages, oldest createdAt or ''}.
  */
 const stats = script(
@@ -629,6 +1038,18 @@ end
 return { counts.active, counts.idle, counts.suspended, counts.closed, expired, messages, oldest }
 `,
 );
+
+/** What stats runs with. */
+export interface StatsArgs {
+  /** KEYS: the six index keys. */
+  keys: readonly string[];
+  /** ARGV[1]: the caller's clock, epoch milliseconds: entries with expiresAt <= now are expired. */
+  now: number;
+}
+
+export function encodeStats({ keys, now }: StatsArgs): ScriptCall {
+  return { script: stats, keys, args: [String(now)] };
+}
 
 /** Every script this store runs. */
 export const SCRIPTS = { create, update, append, read, remove, expire, index, due, list, stats };

@@ -1,13 +1,27 @@
-import { InvalidStoreUrlError, redactUrl } from '@mcp-session/core';
+import {
+  InvalidStoreUrlError,
+  MAX_TIMER_MS,
+  readUrlOptions,
+  redactUrl,
+  type UrlOptionSpec,
+  type UrlOptions,
+} from '@mcp-session/core/adapter';
+import { PREFIX_PATTERN, PREFIX_RULE } from './keys.js';
 
-/** Store options a URL query may carry. */
-export interface UrlStoreOptions {
-  prefix?: string;
-  expiryGraceMs?: number;
-  commandTimeoutMs?: number;
-  connectTimeoutMs?: number;
-  cluster?: boolean;
-}
+/**
+ * The store options a URL query may carry, and what each accepts. The constructor holds options given
+ * in code to the same bounds.
+ */
+export const URL_OPTIONS = {
+  prefix: { type: 'string', pattern: PREFIX_PATTERN, description: PREFIX_RULE },
+  expiryGraceMs: { type: 'integer', min: 0, unit: 'milliseconds' },
+  commandTimeoutMs: { type: 'integer', min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' },
+  connectTimeoutMs: { type: 'integer', min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' },
+  cluster: { type: 'boolean' },
+} as const satisfies Record<string, UrlOptionSpec>;
+
+/** Store options read from a URL query. */
+export type UrlStoreOptions = UrlOptions<typeof URL_OPTIONS>;
 
 /** What a `redis://` or `rediss://` URL says. */
 export interface ParsedRedisUrl {
@@ -18,15 +32,14 @@ export interface ParsedRedisUrl {
   password?: string;
   db: number;
   options: UrlStoreOptions;
+  /** The URL with its password redacted, for messages. */
+  shown: string;
 }
-
-const NUMERIC_OPTIONS = ['expiryGraceMs', 'commandTimeoutMs', 'connectTimeoutMs'] as const;
-const KNOWN_OPTIONS = ['prefix', ...NUMERIC_OPTIONS, 'cluster'];
 
 /**
  * Parses `redis[s]://[[user][:password]@]host[:port][/db][?prefix=…&expiryGraceMs=…&commandTimeoutMs=…
- * &connectTimeoutMs=…&cluster=true]`. Values are checked later by the store, with the other options;
- * this only rejects what cannot be read. Messages never contain the password.
+ * &connectTimeoutMs=…&cluster=true]`, checking every query option (`readUrlOptions`, `URL_OPTIONS`).
+ * @throws InvalidStoreUrlError saying what is wrong; messages never contain the password.
  */
 export function parseRedisUrl(url: string): ParsedRedisUrl {
   const shown = redactUrl(url);
@@ -53,41 +66,17 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
       `Redis URL "${shown}" must have a database number as its path (e.g. /0), got "/${dbText}"`,
     );
   }
-  const options: UrlStoreOptions = {};
-  for (const key of new Set(parsed.searchParams.keys())) {
-    const values = parsed.searchParams.getAll(key);
-    const value = values[0] as string;
-    if (!KNOWN_OPTIONS.includes(key)) {
-      throw new InvalidStoreUrlError(
-        `Unknown Redis store option "${key}" in "${shown}" (known: ${KNOWN_OPTIONS.join(', ')})`,
-      );
-    }
-    if (values.length > 1) {
-      throw new InvalidStoreUrlError(`Redis store option "${key}" is given twice in "${shown}"`);
-    }
-    if (key === 'prefix') options.prefix = value;
-    else if (key === 'cluster') {
-      if (value !== 'true' && value !== 'false') {
-        throw new InvalidStoreUrlError(
-          `Redis store option cluster must be true or false, got "${value}" in "${shown}"`,
-        );
-      }
-      options.cluster = value === 'true';
-    } else {
-      if (!/^\d+$/.test(value)) {
-        throw new InvalidStoreUrlError(
-          `Redis store option ${key} must be a whole number of milliseconds, got "${value}" in "${shown}"`,
-        );
-      }
-      options[key as (typeof NUMERIC_OPTIONS)[number]] = Number(value);
-    }
-  }
+  const { options } = readUrlOptions(parsed.searchParams, URL_OPTIONS, {
+    store: 'Redis',
+    shownUrl: shown,
+  });
   const result: ParsedRedisUrl = {
     tls: scheme === 'rediss',
     host,
     port,
     db: dbText === '' ? 0 : Number(dbText),
     options,
+    shown,
   };
   if (parsed.username !== '') result.username = decode(parsed.username, 'user name', shown);
   if (parsed.password !== '') result.password = decode(parsed.password, 'password', shown);

@@ -9,6 +9,7 @@ import {
   SessionManager,
   type SessionStore,
 } from '@mcp-session/core';
+import { MAX_TIMER_MS, StoreUnavailableError } from '@mcp-session/core/adapter';
 import { makeRecord } from '@mcp-session/test-suite';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -81,7 +82,7 @@ describe('opening a Redis store', () => {
       ['redis://localhost?prefix=a&prefix=b', /"prefix" is given twice/],
       ['redis://localhost?cluster=yes', /cluster must be true or false/],
       ['redis://localhost?commandTimeoutMs=soon', /commandTimeoutMs must be a whole number/],
-      ['redis://localhost?commandTimeoutMs=0', /commandTimeoutMs must be a positive whole number/],
+      ['redis://localhost?commandTimeoutMs=0', /commandTimeoutMs must be a whole number from 1 to/],
       ['redis://localhost?expiryGraceMs=-1', /expiryGraceMs must be a whole number/],
       ['redis://localhost?prefix=', /prefix must be 1 to 128 visible ASCII characters/],
       ['redis://localhost?prefix=%7Bapp%7D', /without "\{" or "\}"/],
@@ -100,6 +101,40 @@ describe('opening a Redis store', () => {
     } catch (error) {
       expect(String((error as Error).message)).not.toContain('hunter2');
     }
+  });
+
+  it('refuses URL options given twice, and numbers that are not decimal or out of bounds', () => {
+    const bad: [string, RegExp][] = [
+      [
+        'redis://localhost?commandTimeoutMs=5&commandTimeoutMs=6',
+        /"commandTimeoutMs" is given twice/,
+      ],
+      ['redis://localhost?cluster=true&cluster=true', /"cluster" is given twice/],
+      ['redis://localhost?commandTimeoutMs=0x10', /commandTimeoutMs must be a whole number from 1/],
+      ['redis://localhost?connectTimeoutMs=1e3', /connectTimeoutMs must be a whole number from 1/],
+      ['redis://localhost?expiryGraceMs=-1', /expiryGraceMs must be a whole number from 0/],
+      ['redis://localhost?expiryGraceMs=2.5', /expiryGraceMs must be a whole number from 0/],
+      [
+        `redis://localhost?commandTimeoutMs=${MAX_TIMER_MS + 1}`,
+        /commandTimeoutMs must be a whole number from 1 to 2147483647 \(milliseconds\)/,
+      ],
+      [
+        `redis://localhost?connectTimeoutMs=${MAX_TIMER_MS + 1}`,
+        /connectTimeoutMs must be a whole number from 1 to 2147483647/,
+      ],
+    ];
+    for (const [url, message] of bad) {
+      expect(() => storeFromUrl(url), url).toThrow(InvalidStoreUrlError);
+      expect(() => storeFromUrl(url), url).toThrow(message);
+      expect(() => new RedisSessionStore({ url }), url).toThrow(InvalidStoreUrlError);
+    }
+    const widest = inspect(
+      `redis://127.0.0.1:1?commandTimeoutMs=${MAX_TIMER_MS}&connectTimeoutMs=1&expiryGraceMs=0`,
+    );
+    expect((widest.client as Redis).options).toMatchObject({
+      commandTimeout: MAX_TIMER_MS,
+      connectTimeout: 1,
+    });
   });
 
   it('refuses bad constructor options with InvalidValueError naming the option', () => {
@@ -126,6 +161,10 @@ describe('opening a Redis store', () => {
         /prefix is given both in the URL and as an option/,
       ],
       [{ url: REDIS_URL, connectTimeoutMs: 0 }, /connectTimeoutMs must be a positive/],
+      [
+        { url: REDIS_URL, commandTimeoutMs: MAX_TIMER_MS + 1 },
+        /commandTimeoutMs must be a positive whole number of milliseconds up to 2147483647/,
+      ],
     ];
     for (const [options, message] of bad) {
       const open = () => new RedisSessionStore(options as never);
@@ -380,6 +419,56 @@ describe('bad input at the store level', () => {
     }
     expect(await store.get(record.id, { now })).toEqual(record);
     expect(await store.stats(now)).toMatchObject({ total: 1 });
+  });
+});
+
+describe('driver failures', () => {
+  it('surface as StoreUnavailableError naming Redis and the primitive, and leave the data alone', async () => {
+    const store = freshStore();
+    const now = Date.now();
+    const record = makeRecord(now);
+    await store.create(record, { now });
+    const [recordKey] = new KeyLayout(store.prefix).session(record.id);
+    // A key of the wrong type: Redis fails every command and script that reads it as a hash.
+    await admin.del(recordKey);
+    await admin.set(recordKey, 'not a hash');
+    const attempts: [string, () => Promise<unknown>][] = [
+      ['get', () => store.get(record.id, { now })],
+      ['update', () => store.update(record.id, { state: 'idle' }, { now })],
+      ['append', () => store.append(record.id, 'history', ['lost'], { now })],
+      ['read', () => store.read(record.id, 'history', { now })],
+    ];
+    for (const [primitive, attempt] of attempts) {
+      const error = await attempt().then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error, primitive).toBeInstanceOf(StoreUnavailableError);
+      expect(error, primitive).toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(new RegExp(`^Redis ${primitive} failed: .*WRONGTYPE`)),
+      });
+    }
+    expect(await admin.get(recordKey)).toBe('not a hash');
+    await admin.del(recordKey);
+    expect(await store.get(record.id, { now })).toBeNull();
+  });
+
+  it('without a connection, fail after commandTimeoutMs naming the primitive, having sent nothing', async () => {
+    const prefix = randomPrefix();
+    const store = new RedisSessionStore({
+      url: `redis://127.0.0.1:${await sparePort()}?prefix=${prefix}&commandTimeoutMs=50`,
+    });
+    opened.push(store);
+    const now = Date.now();
+    await expect(store.create(makeRecord(now), { now })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: 'Redis create failed: no connection to Redis within 50 ms; nothing was sent',
+    });
+    await expect(store.list({ now, limit: 10 })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringMatching(/^Redis list failed: no connection to Redis/),
+    });
   });
 });
 
