@@ -43,7 +43,10 @@ export const DEFAULT_SWEEP_LIMIT = 1_000;
  *
  * An adapter extends it, sets `backend` (shown in error messages) and `capabilities`, and implements the
  * protected methods. Those keep the contract's atomicity rules (see `SessionStore`); `checkGuards`,
- * `applyChange` and the other helpers of `@mcp-session/core/adapter` state its semantics once.
+ * `applyChange` and the other helpers of `@mcp-session/core/adapter` state its semantics once. Throw this
+ * project's errors for what the contract names (`SessionExistsError`, `checkGuards`' errors,
+ * `PayloadTooLargeError`) and let driver failures through as they are: a project error is passed on at
+ * once, unwrapped, so one thrown for a driver condition would skip both the wrapping and the wait.
  *
  * ```ts
  * class MyStore extends BaseSessionStore {
@@ -180,7 +183,10 @@ export abstract class BaseSessionStore implements SessionStore {
     return this.#closing;
   }
 
-  /** `create`: insert the record and its imported logs atomically; `SessionExistsError` if live. */
+  /**
+   * `create`: insert the record and its imported logs atomically; `SessionExistsError` if live.
+   * `options.logs` has been checked (`checkImportedLogs`): iterate it with `Object.entries`.
+   */
   protected abstract createRecord(record: SessionRecord, options: CreateOptions): Promise<void>;
 
   /** `get`: the record, or null when absent, expired (`expiresAt <= now`) or hidden by `owner`. */

@@ -6,7 +6,6 @@ import {
   type Clock,
   type CreateOptions,
   checkGuards,
-  checkImportedLogs,
   contextByteLength,
   decodeListCursor,
   emptyStats,
@@ -100,7 +99,7 @@ export class MemorySessionStore extends BaseSessionStore {
 
   protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
     const logs = new Map<string, MemoryLog>();
-    for (const [log, entries] of checkImportedLogs(options.logs)) {
+    for (const [log, entries] of Object.entries(options.logs ?? {})) {
       const last = entries.at(-1);
       if (last)
         logs.set(log, { entries: structuredClone([...entries]), head: 0, nextSeq: last.seq + 1 });

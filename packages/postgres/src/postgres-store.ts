@@ -4,7 +4,6 @@ import {
   BaseSessionStore,
   type CreateOptions,
   checkGuards,
-  checkImportedLogs,
   decodeListCursor,
   encodeListCursor,
   type JsonValue,
@@ -101,8 +100,9 @@ export class PostgresSessionStore extends BaseSessionStore {
   }
 
   protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
-    const logs = Object.fromEntries(checkImportedLogs(options.logs));
-    const result = await this.#run(createRecordSql(this.#quoted, record, logs, options.now));
+    const result = await this.#run(
+      createRecordSql(this.#quoted, record, options.logs ?? {}, options.now),
+    );
     if (!result.rows[0]?.created) throw new SessionExistsError(record.id);
   }
 

@@ -4,7 +4,6 @@ import {
   BaseSessionStore,
   type CreateOptions,
   checkGuards,
-  checkImportedLogs,
   decodeListCursor,
   emptyStats,
   encodeListCursor,
@@ -237,7 +236,7 @@ export class RedisSessionStore extends BaseSessionStore {
         record,
         now: options.now,
         graceMs: this.#graceMs,
-        logs: checkImportedLogs(options.logs),
+        logs: Object.entries(options.logs ?? {}),
       }),
     );
     if (reply[0] === 'exists') throw new SessionExistsError(record.id);
