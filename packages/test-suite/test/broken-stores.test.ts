@@ -1,12 +1,19 @@
 import type { SessionStore } from '@mcp-session/core';
 import { describe, expect, it } from 'vitest';
-import { type ConformanceCase, conformanceCases, runConformanceCase } from '../src/index.js';
+import { range, settle } from '../src/cases/helpers.js';
+import {
+  type ConformanceCase,
+  conformanceCases,
+  makeRecord,
+  runConformanceCase,
+} from '../src/index.js';
 import {
   IgnoresExpiryStore,
   IgnoresStateGuardStore,
   OverwritingCreateStore,
   ReadModifyWriteStore,
   SkippingCursorStore,
+  UnlockedPoolStore,
 } from './fixtures/broken-stores.js';
 
 function caseNamed(fragment: string): ConformanceCase {
@@ -55,6 +62,16 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
     fails: ['a record is live until expiresAt'],
   },
   {
+    store: () => new UnlockedPoolStore(),
+    passes: 'update sets each field and increments version by exactly one',
+    fails: [
+      'racing guarded transitions: exactly one wins',
+      'racing compare-and-set updates: exactly one wins',
+      'racing creates of one id: exactly one wins',
+      'manager: racing transitions never both win from the same state',
+    ],
+  },
+  {
     store: () => new SkippingCursorStore(),
     passes: 'an empty store lists nothing',
     fails: [
@@ -76,4 +93,29 @@ describe('the suite catches deliberately broken stores', () => {
       });
     }
   }
+});
+
+describe('why the race cases warm the store up first', () => {
+  it('UnlockedPoolStore passes a cold burst of racers: its fresh pool runs them one after another', async () => {
+    const store = new UnlockedPoolStore();
+    const now = Date.now();
+    const record = makeRecord(now);
+    await store.create(record, { now });
+    const transitions = await settle(
+      range(30).map(() =>
+        store.update(record.id, { state: 'idle' }, { now, expectedState: 'active' }),
+      ),
+    );
+    const updates = await settle(
+      range(30).map((i) =>
+        store.update(record.id, { contextSet: { i } }, { now, expectedVersion: 2 }),
+      ),
+    );
+    const id = makeRecord(now).id;
+    const creates = await settle(
+      range(30).map(() => store.create(makeRecord(now, { id }), { now })),
+    );
+    for (const { fulfilled } of [transitions, updates, creates]) expect(fulfilled).toHaveLength(1);
+    await store.close();
+  });
 });
