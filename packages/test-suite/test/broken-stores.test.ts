@@ -13,6 +13,7 @@ import {
   OverwritingCreateStore,
   ReadModifyWriteStore,
   SkippingCursorStore,
+  UncheckedUpdateStore,
   UnlockedPoolStore,
 } from './fixtures/broken-stores.js';
 
@@ -70,6 +71,11 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
       'racing creates of one id: exactly one wins',
       'manager: racing transitions never both win from the same state',
     ],
+  },
+  {
+    store: () => new UncheckedUpdateStore({ sweepIntervalMs: 0 }),
+    passes: 'update sets each field and increments version by exactly one',
+    fails: ['every primitive refuses each bad argument of the store-args table'],
   },
   {
     store: () => new SkippingCursorStore(),
