@@ -8,9 +8,12 @@ import {
   runConformanceCase,
 } from '../src/index.js';
 import {
+  CaseInsensitiveCollationStore,
   IgnoresExpiryStore,
   IgnoresStateGuardStore,
+  NormalizingCollationStore,
   OverwritingCreateStore,
+  PadSpaceCollationStore,
   ReadModifyWriteStore,
   SkippingCursorStore,
   UncheckedUpdateStore,
@@ -76,6 +79,32 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
     store: () => new UncheckedUpdateStore({ sweepIntervalMs: 0 }),
     passes: 'update sets each field and increments version by exactly one',
     fails: ['every primitive refuses each bad argument of the store-args table'],
+  },
+  {
+    store: () => new PadSpaceCollationStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'owners that differ only by trailing spaces',
+      'context keys that differ only by trailing spaces',
+    ],
+  },
+  {
+    store: () => new CaseInsensitiveCollationStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'owners that differ only by trailing spaces',
+      'context keys that differ only by trailing spaces',
+      'log names and storage ids that differ only by case',
+      'ids that share prefixes or contain special characters',
+    ],
+  },
+  {
+    store: () => new NormalizingCollationStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'owners that differ only by trailing spaces',
+      'context keys that differ only by trailing spaces',
+    ],
   },
   {
     store: () => new SkippingCursorStore(),
