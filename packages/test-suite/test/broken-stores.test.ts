@@ -11,6 +11,7 @@ import {
   CaseInsensitiveCollationStore,
   IgnoresExpiryStore,
   IgnoresStateGuardStore,
+  LimitOnContextWritesStore,
   NormalizingCollationStore,
   OverwritingCreateStore,
   PadSpaceCollationStore,
@@ -105,6 +106,11 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
       'owners that differ only by trailing spaces',
       'context keys that differ only by trailing spaces',
     ],
+  },
+  {
+    store: () => new LimitOnContextWritesStore(),
+    passes: 'maxContextBytes: an update that would exceed it fails',
+    fails: ['maxContextBytes bounds the context every update leaves'],
   },
   {
     store: () => new SkippingCursorStore(),
