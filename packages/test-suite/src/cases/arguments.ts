@@ -100,7 +100,7 @@ const as = <T>(value: unknown) => value as T;
  * primitives. `id` names a live record owned by "alice" with a history; `fresh` is a valid record that is
  * never stored.
  */
-export function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
+function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
   const list: Refusal[] = [];
   const add = (what: string, call: Refusal[1], code: SessionErrorCode = 'INVALID_VALUE') =>
     list.push([what, call, code]);

@@ -1,4 +1,9 @@
-import { SessionManager, type SessionState } from '@mcp-session/core';
+import {
+  type LogEntry,
+  SessionManager,
+  type SessionRecord,
+  type SessionState,
+} from '@mcp-session/core';
 import { expect } from 'vitest';
 import type { ConformanceCase } from '../types.js';
 import { codesOf, range, seqRange, settle } from './helpers.js';
@@ -155,6 +160,61 @@ export const concurrencyCases: ConformanceCase[] = [
       expect(codesOf(rejected)).toEqual(Array(RACERS - 1).fill('SESSION_EXISTS'));
       // The record left is the winner's: no losing create overwrote it.
       expect((await t.store.get(id, { now }))?.context).toEqual({ creator: winners[0] });
+    },
+  },
+  {
+    group: 'concurrency',
+    name: 'reads racing writes see whole writes: a get never mixes two updates, a read never part of an append',
+    timeout: 60_000,
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record({ context: { a: 0, b: 0 }, metadata: { n: 0 } });
+      await t.store.create(record, { now });
+      const stores = await warmedStores(t);
+      const cap = 20;
+      const batch = 5;
+      const gets: Promise<SessionRecord | null>[] = [];
+      const reads: Promise<LogEntry[]>[] = [];
+      const writes: Promise<unknown>[] = [];
+      for (const n of range(RACERS)) {
+        const store = instanceOfRacer(stores, n);
+        const written = n + 1;
+        writes.push(
+          store.update(
+            record.id,
+            { contextSet: { a: written, b: written }, metadata: { n: written } },
+            { now },
+          ),
+          store.append(
+            record.id,
+            'log',
+            range(batch).map((i) => ({ n, i })),
+            { now, cap },
+          ),
+        );
+        gets.push(store.get(record.id, { now }));
+        reads.push(store.read(record.id, 'log', { now }));
+      }
+      const [gotten, pages] = await Promise.all([
+        Promise.all(gets),
+        Promise.all(reads),
+        Promise.all(writes),
+      ]);
+      for (const got of gotten) {
+        const { a, b } = got?.context ?? {};
+        expect({ a, b, n: got?.metadata.n }, 'one update, whole').toEqual({ a, b: a, n: a });
+      }
+      for (const entries of pages) {
+        const seqs = entries.map((e) => e.seq);
+        const last = seqs.at(-1) ?? 0;
+        expect(last % batch, `a read ending inside an append: seqs ${seqs.join(',')}`).toBe(0);
+        expect(seqs, 'a read from one state of the log').toEqual(
+          seqRange(Math.max(1, last - cap + 1), last),
+        );
+        for (const entry of entries) {
+          expect(entry.data).toEqual({ n: expect.any(Number), i: (entry.seq - 1) % batch });
+        }
+      }
     },
   },
   {
