@@ -93,7 +93,8 @@ const BAD_JSON: Labelled[] = [
   ['nested 1001 deep', nested(1_001)],
 ];
 
-const as = <T>(value: unknown) => value as T;
+/** A value the types forbid, passed as a caller without types would. */
+const untyped = <T>(value: unknown) => value as T;
 
 /**
  * Every bad input of the table in `@mcp-session/core`'s `store-args.ts`, as direct calls of the store's
@@ -109,7 +110,7 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
   };
 
   each(BAD_IDS, (label, bad) => {
-    const badId = as<string>(bad);
+    const badId = untyped<string>(bad);
     add(
       `create: record.id ${label}`,
       (s) => s.create({ ...fresh, id: badId }, { now }),
@@ -123,18 +124,18 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
   });
   add(
     'create: a record without id',
-    (s) => s.create(as({ ...fresh, id: undefined }), { now }),
+    (s) => s.create(untyped({ ...fresh, id: undefined }), { now }),
     'INVALID_ID',
   );
 
   each(BAD_LOGS, (label, bad) => {
-    const log = as<string>(bad);
+    const log = untyped<string>(bad);
     add(`append: log ${label}`, (s) => s.append(id, log, ['x'], { now }));
     add(`read: log ${label}`, (s) => s.read(id, log, { now }));
   });
 
   each(BAD_TIMES, (label, bad) => {
-    const time = as<number>(bad);
+    const time = untyped<number>(bad);
     add(`create: now ${label}`, (s) => s.create(fresh, { now: time }));
     add(`get: now ${label}`, (s) => s.get(id, { now: time }));
     add(`update: now ${label}`, (s) => s.update(id, { state: 'idle' }, { now: time }));
@@ -158,7 +159,7 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
   });
 
   each(BAD_OWNERS, (label, bad) => {
-    const owner = as<string>(bad);
+    const owner = untyped<string>(bad);
     add(`create: record.owner ${label}`, (s) => s.create({ ...fresh, owner }, { now }));
     add(`get: owner ${label}`, (s) => s.get(id, { now, owner }));
     add(`update: owner ${label}`, (s) => s.update(id, { state: 'idle' }, { now, owner }));
@@ -167,12 +168,12 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     add(`list: owner ${label}`, (s) => s.list({ now, limit: 10, owner }));
   });
   add('create: record.owner undefined', (s) =>
-    s.create(as({ ...fresh, owner: undefined }), { now }),
+    s.create(untyped({ ...fresh, owner: undefined }), { now }),
   );
-  add('list: owner null', (s) => s.list({ now, limit: 10, owner: as(null) }));
+  add('list: owner null', (s) => s.list({ now, limit: 10, owner: untyped(null) }));
 
   each(BAD_POSITIVE, (label, bad) => {
-    const positive = as<number>(bad);
+    const positive = untyped<number>(bad);
     add(`update: expectedVersion ${label}`, (s) =>
       s.update(id, { state: 'idle' }, { now, expectedVersion: positive }),
     );
@@ -193,12 +194,12 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
       s.create({ ...fresh, version: positive }, { now }),
     );
   });
-  add('list: no limit', (s) => s.list(as({ now })));
+  add('list: no limit', (s) => s.list(untyped({ now })));
   add('create: record.messageCount -1', (s) => s.create({ ...fresh, messageCount: -1 }, { now }));
   add('create: record.messageCount 1.5', (s) => s.create({ ...fresh, messageCount: 1.5 }, { now }));
 
   each(BAD_STATES, (label, bad) => {
-    const state = as<SessionRecord['state']>(bad);
+    const state = untyped<SessionRecord['state']>(bad);
     add(`update: expectedState ${label}`, (s) =>
       s.update(id, { state: 'idle' }, { now, expectedState: state }),
     );
@@ -217,42 +218,42 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
   });
 
   each(BAD_SEQS, (label, bad) => {
-    const seq = as<number>(bad);
+    const seq = untyped<number>(bad);
     add(`read: afterSeq ${label}`, (s) => s.read(id, 'history', { now, afterSeq: seq }));
     add(`read: beforeSeq ${label}`, (s) => s.read(id, 'history', { now, beforeSeq: seq }));
   });
   for (const order of ['up', 'DESC']) {
-    add(`read: order "${order}"`, (s) => s.read(id, 'history', { now, order: as(order) }));
+    add(`read: order "${order}"`, (s) => s.read(id, 'history', { now, order: untyped(order) }));
   }
 
   each(badTouches(now), (label, bad) => {
-    const touch = as<never>(bad);
+    const touch = untyped<never>(bad);
     add(`update: touch ${label}`, (s) => s.update(id, { touch }, { now }));
     add(`append: touch ${label}`, (s) => s.append(id, 'history', ['x'], { now, touch }));
   });
   add('append: countMessages "yes"', (s) =>
-    s.append(id, 'history', ['x'], { now, countMessages: as('yes') }),
+    s.append(id, 'history', ['x'], { now, countMessages: untyped('yes') }),
   );
 
   each(BAD_JSON, (label, bad) => {
     add(`create: record.context with ${label}`, (s) =>
-      s.create({ ...fresh, context: { bad: as(bad) } }, { now }),
+      s.create({ ...fresh, context: { bad: untyped(bad) } }, { now }),
     );
     add(`create: record.metadata with ${label}`, (s) =>
-      s.create({ ...fresh, metadata: { bad: as(bad) } }, { now }),
+      s.create({ ...fresh, metadata: { bad: untyped(bad) } }, { now }),
     );
     add(`update: context with ${label}`, (s) =>
-      s.update(id, { context: { bad: as(bad) } }, { now }),
+      s.update(id, { context: { bad: untyped(bad) } }, { now }),
     );
     add(`update: metadata with ${label}`, (s) =>
-      s.update(id, { metadata: { bad: as(bad) } }, { now }),
+      s.update(id, { metadata: { bad: untyped(bad) } }, { now }),
     );
     add(`update: contextSet value with ${label}`, (s) =>
-      s.update(id, { contextSet: { bad: as(bad) } }, { now }),
+      s.update(id, { contextSet: { bad: untyped(bad) } }, { now }),
     );
-    add(`append: an entry with ${label}`, (s) => s.append(id, 'history', [as(bad)], { now }));
+    add(`append: an entry with ${label}`, (s) => s.append(id, 'history', [untyped(bad)], { now }));
     add(`create: an imported log entry with ${label}`, (s) =>
-      s.create(fresh, { now, logs: { history: [{ seq: 1, at: now, data: as(bad) }] } }),
+      s.create(fresh, { now, logs: { history: [{ seq: 1, at: now, data: untyped(bad) }] } }),
     );
   });
 
@@ -262,17 +263,17 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     ['a string', 'x'],
   ];
   each(notObjects, (label, bad) => {
-    add(`create: record ${label}`, (s) => s.create(as(bad), { now }));
+    add(`create: record ${label}`, (s) => s.create(untyped(bad), { now }));
     add(`create: record.context ${label}`, (s) =>
-      s.create({ ...fresh, context: as(bad) }, { now }),
+      s.create({ ...fresh, context: untyped(bad) }, { now }),
     );
     add(`create: record.metadata ${label}`, (s) =>
-      s.create({ ...fresh, metadata: as(bad) }, { now }),
+      s.create({ ...fresh, metadata: untyped(bad) }, { now }),
     );
-    add(`update: change ${label}`, (s) => s.update(id, as(bad), { now }));
-    add(`update: context ${label}`, (s) => s.update(id, { context: as(bad) }, { now }));
-    add(`update: metadata ${label}`, (s) => s.update(id, { metadata: as(bad) }, { now }));
-    add(`update: contextSet ${label}`, (s) => s.update(id, { contextSet: as(bad) }, { now }));
+    add(`update: change ${label}`, (s) => s.update(id, untyped(bad), { now }));
+    add(`update: context ${label}`, (s) => s.update(id, { context: untyped(bad) }, { now }));
+    add(`update: metadata ${label}`, (s) => s.update(id, { metadata: untyped(bad) }, { now }));
+    add(`update: contextSet ${label}`, (s) => s.update(id, { contextSet: untyped(bad) }, { now }));
   });
   const notEntries: Labelled[] = [
     ['[]', []],
@@ -281,28 +282,28 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     ['an object', { 0: 'x' }],
   ];
   each(notEntries, (label, bad) => {
-    add(`append: entries ${label}`, (s) => s.append(id, 'history', as(bad), { now }));
+    add(`append: entries ${label}`, (s) => s.append(id, 'history', untyped(bad), { now }));
   });
   for (const key of ['__proto__', 'constructor']) {
     add(`update: contextSet key "${key}"`, (s) =>
       s.update(id, { contextSet: JSON.parse(`{"${key}": 1}`) }, { now }),
     );
   }
-  add('update: contextDelete "k"', (s) => s.update(id, { contextDelete: as('k') }, { now }));
-  add('update: contextDelete [1]', (s) => s.update(id, { contextDelete: as([1]) }, { now }));
-  add('create: logs "x"', (s) => s.create(fresh, { now, logs: as('x') }));
+  add('update: contextDelete "k"', (s) => s.update(id, { contextDelete: untyped('k') }, { now }));
+  add('update: contextDelete [1]', (s) => s.update(id, { contextDelete: untyped([1]) }, { now }));
+  add('create: logs "x"', (s) => s.create(fresh, { now, logs: untyped('x') }));
   add('create: an imported log with seq 0', (s) =>
     s.create(fresh, { now, logs: { history: [{ seq: 0, at: now, data: 1 }] } }),
   );
-  add('list: cursor 5', (s) => s.list({ now, limit: 10, cursor: as(5) }));
+  add('list: cursor 5', (s) => s.list({ now, limit: 10, cursor: untyped(5) }));
 
-  add('create: options null', (s) => s.create(fresh, as(null)));
-  add('get: options null', (s) => s.get(id, as(null)));
-  add('update: options null', (s) => s.update(id, { state: 'idle' }, as(null)));
-  add('append: options null', (s) => s.append(id, 'history', ['x'], as(null)));
-  add('read: options null', (s) => s.read(id, 'history', as(null)));
-  add('list: options null', (s) => s.list(as(null)));
-  add('sweep: options null', (s) => s.sweep(now, as(null)));
+  add('create: options null', (s) => s.create(fresh, untyped(null)));
+  add('get: options null', (s) => s.get(id, untyped(null)));
+  add('update: options null', (s) => s.update(id, { state: 'idle' }, untyped(null)));
+  add('append: options null', (s) => s.append(id, 'history', ['x'], untyped(null)));
+  add('read: options null', (s) => s.read(id, 'history', untyped(null)));
+  add('list: options null', (s) => s.list(untyped(null)));
+  add('sweep: options null', (s) => s.sweep(now, untyped(null)));
   return list;
 }
 
