@@ -111,8 +111,8 @@ export const isolationCases: ConformanceCase[] = [
       for (const record of records) {
         const owner = record.owner as string;
         for (const other of LOOK_ALIKES.filter((candidate) => candidate !== owner)) {
-          const as = `owner ${shown(other)} on the session of ${shown(owner)}`;
-          expect(await t.store.get(record.id, { now, owner: other }), as).toBeNull();
+          const who = `owner ${shown(other)} on the session of ${shown(owner)}`;
+          expect(await t.store.get(record.id, { now, owner: other }), who).toBeNull();
           for (const [primitive, call] of [
             [
               'update',
@@ -122,7 +122,7 @@ export const isolationCases: ConformanceCase[] = [
             ['read', () => t.store.read(record.id, 'history', { now, owner: other })],
           ] as const) {
             await expectCode(call(), 'SESSION_NOT_FOUND').catch((failure: unknown) => {
-              throw new Error(`${primitive} by ${as}: ${String(failure)}`);
+              throw new Error(`${primitive} by ${who}: ${String(failure)}`);
             });
           }
         }
