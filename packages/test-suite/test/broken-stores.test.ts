@@ -1,12 +1,25 @@
 import type { SessionStore } from '@mcp-session/core';
 import { describe, expect, it } from 'vitest';
-import { type ConformanceCase, conformanceCases, runConformanceCase } from '../src/index.js';
+import { range, settle } from '../src/cases/helpers.js';
 import {
+  type ConformanceCase,
+  conformanceCases,
+  makeRecord,
+  runConformanceCase,
+} from '../src/index.js';
+import {
+  CaseInsensitiveCollationStore,
   IgnoresExpiryStore,
   IgnoresStateGuardStore,
+  LimitOnContextWritesStore,
+  NormalizingCollationStore,
   OverwritingCreateStore,
+  PadSpaceCollationStore,
   ReadModifyWriteStore,
   SkippingCursorStore,
+  TornReadStore,
+  UncheckedUpdateStore,
+  UnlockedPoolStore,
 } from './fixtures/broken-stores.js';
 
 function caseNamed(fragment: string): ConformanceCase {
@@ -55,6 +68,57 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
     fails: ['a record is live until expiresAt'],
   },
   {
+    store: () => new UnlockedPoolStore(),
+    passes: 'update sets each field and increments version by exactly one',
+    fails: [
+      'racing guarded transitions: exactly one wins',
+      'racing compare-and-set updates: exactly one wins',
+      'racing creates of one id: exactly one wins',
+      'manager: racing transitions never both win from the same state',
+    ],
+  },
+  {
+    store: () => new UncheckedUpdateStore({ sweepIntervalMs: 0 }),
+    passes: 'update sets each field and increments version by exactly one',
+    fails: ['every primitive refuses each bad argument of the store-args table'],
+  },
+  {
+    store: () => new PadSpaceCollationStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'owners that differ only by trailing spaces',
+      'context keys that differ only by trailing spaces',
+    ],
+  },
+  {
+    store: () => new CaseInsensitiveCollationStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'owners that differ only by trailing spaces',
+      'context keys that differ only by trailing spaces',
+      'log names and storage ids that differ only by case',
+      'ids that share prefixes or contain special characters',
+    ],
+  },
+  {
+    store: () => new NormalizingCollationStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'owners that differ only by trailing spaces',
+      'context keys that differ only by trailing spaces',
+    ],
+  },
+  {
+    store: () => new LimitOnContextWritesStore(),
+    passes: 'maxContextBytes: an update that would exceed it fails',
+    fails: ['maxContextBytes bounds the context every update leaves'],
+  },
+  {
+    store: () => new TornReadStore(),
+    passes: 'read pages with afterSeq, beforeSeq, limit and order',
+    fails: ['reads racing writes see whole writes'],
+  },
+  {
     store: () => new SkippingCursorStore(),
     passes: 'an empty store lists nothing',
     fails: [
@@ -76,4 +140,29 @@ describe('the suite catches deliberately broken stores', () => {
       });
     }
   }
+});
+
+describe('why the race cases warm the store up first', () => {
+  it('UnlockedPoolStore passes a cold burst of racers: its fresh pool runs them one after another', async () => {
+    const store = new UnlockedPoolStore();
+    const now = Date.now();
+    const record = makeRecord(now);
+    await store.create(record, { now });
+    const transitions = await settle(
+      range(30).map(() =>
+        store.update(record.id, { state: 'idle' }, { now, expectedState: 'active' }),
+      ),
+    );
+    const updates = await settle(
+      range(30).map((i) =>
+        store.update(record.id, { contextSet: { i } }, { now, expectedVersion: 2 }),
+      ),
+    );
+    const id = makeRecord(now).id;
+    const creates = await settle(
+      range(30).map(() => store.create(makeRecord(now, { id }), { now })),
+    );
+    for (const { fulfilled } of [transitions, updates, creates]) expect(fulfilled).toHaveLength(1);
+    await store.close();
+  });
 });

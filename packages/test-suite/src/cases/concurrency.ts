@@ -1,7 +1,13 @@
-import type { SessionState } from '@mcp-session/core';
+import {
+  type LogEntry,
+  SessionManager,
+  type SessionRecord,
+  type SessionState,
+} from '@mcp-session/core';
 import { expect } from 'vitest';
 import type { ConformanceCase } from '../types.js';
 import { codesOf, range, seqRange, settle } from './helpers.js';
+import { instanceOfRacer, RACERS, warmedStores } from './races.js';
 
 const PARALLEL = 300;
 
@@ -93,10 +99,11 @@ export const concurrencyCases: ConformanceCase[] = [
       const now = t.clock.now();
       const record = t.record();
       await t.store.create(record, { now });
+      const stores = await warmedStores(t);
       const targets: SessionState[] = ['idle', 'suspended', 'closed'];
       const { fulfilled, rejected } = await settle(
-        range(30).map((i) =>
-          t.store.update(
+        range(RACERS).map((i) =>
+          instanceOfRacer(stores, i).update(
             record.id,
             { state: targets[i % 3] as SessionState },
             { now, expectedState: 'active' },
@@ -104,7 +111,7 @@ export const concurrencyCases: ConformanceCase[] = [
         ),
       );
       expect(fulfilled).toHaveLength(1);
-      expect(codesOf(rejected)).toEqual(Array(29).fill('VERSION_CONFLICT'));
+      expect(codesOf(rejected)).toEqual(Array(RACERS - 1).fill('VERSION_CONFLICT'));
       expect(await t.store.get(record.id, { now })).toMatchObject({
         state: fulfilled[0]?.state,
         version: 2,
@@ -119,13 +126,18 @@ export const concurrencyCases: ConformanceCase[] = [
       const now = t.clock.now();
       const record = t.record();
       await t.store.create(record, { now });
+      const stores = await warmedStores(t);
       const { fulfilled, rejected } = await settle(
-        range(30).map((i) =>
-          t.store.update(record.id, { context: { writer: i } }, { now, expectedVersion: 1 }),
+        range(RACERS).map((i) =>
+          instanceOfRacer(stores, i).update(
+            record.id,
+            { context: { writer: i } },
+            { now, expectedVersion: 1 },
+          ),
         ),
       );
       expect(fulfilled).toHaveLength(1);
-      expect(codesOf(rejected)).toEqual(Array(29).fill('VERSION_CONFLICT'));
+      expect(codesOf(rejected)).toEqual(Array(RACERS - 1).fill('VERSION_CONFLICT'));
       expect((await t.store.get(record.id, { now }))?.context).toEqual(fulfilled[0]?.context);
     },
   },
@@ -136,11 +148,73 @@ export const concurrencyCases: ConformanceCase[] = [
     async run(t) {
       const now = t.clock.now();
       const id = t.record().id;
-      const { fulfilled, rejected } = await settle(
-        range(30).map((i) => t.store.create(t.record({ id, context: { creator: i } }), { now })),
+      const stores = await warmedStores(t);
+      const outcomes = await Promise.allSettled(
+        range(RACERS).map((i) =>
+          instanceOfRacer(stores, i).create(t.record({ id, context: { creator: i } }), { now }),
+        ),
       );
-      expect(fulfilled).toHaveLength(1);
-      expect(codesOf(rejected)).toEqual(Array(29).fill('SESSION_EXISTS'));
+      const winners = range(RACERS).filter((i) => outcomes[i]?.status === 'fulfilled');
+      const rejected = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+      expect(winners).toHaveLength(1);
+      expect(codesOf(rejected)).toEqual(Array(RACERS - 1).fill('SESSION_EXISTS'));
+      // The record left is the winner's: no losing create overwrote it.
+      expect((await t.store.get(id, { now }))?.context).toEqual({ creator: winners[0] });
+    },
+  },
+  {
+    group: 'concurrency',
+    name: 'reads racing writes see whole writes: a get never mixes two updates, a read never part of an append',
+    timeout: 60_000,
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record({ context: { a: 0, b: 0 }, metadata: { n: 0 } });
+      await t.store.create(record, { now });
+      const stores = await warmedStores(t);
+      const cap = 20;
+      const batch = 5;
+      const gets: Promise<SessionRecord | null>[] = [];
+      const reads: Promise<LogEntry[]>[] = [];
+      const writes: Promise<unknown>[] = [];
+      for (const n of range(RACERS)) {
+        const store = instanceOfRacer(stores, n);
+        const written = n + 1;
+        writes.push(
+          store.update(
+            record.id,
+            { contextSet: { a: written, b: written }, metadata: { n: written } },
+            { now },
+          ),
+          store.append(
+            record.id,
+            'log',
+            range(batch).map((i) => ({ n, i })),
+            { now, cap },
+          ),
+        );
+        gets.push(store.get(record.id, { now }));
+        reads.push(store.read(record.id, 'log', { now }));
+      }
+      const [gotten, pages] = await Promise.all([
+        Promise.all(gets),
+        Promise.all(reads),
+        Promise.all(writes),
+      ]);
+      for (const got of gotten) {
+        const { a, b } = got?.context ?? {};
+        expect({ a, b, n: got?.metadata.n }, 'one update, whole').toEqual({ a, b: a, n: a });
+      }
+      for (const entries of pages) {
+        const seqs = entries.map((e) => e.seq);
+        const last = seqs.at(-1) ?? 0;
+        expect(last % batch, `a read ending inside an append: seqs ${seqs.join(',')}`).toBe(0);
+        expect(seqs, 'a read from one state of the log').toEqual(
+          seqRange(Math.max(1, last - cap + 1), last),
+        );
+        for (const entry of entries) {
+          expect(entry.data).toEqual({ n: expect.any(Number), i: (entry.seq - 1) % batch });
+        }
+      }
     },
   },
   {
@@ -167,14 +241,22 @@ export const concurrencyCases: ConformanceCase[] = [
     name: 'manager: racing transitions never both win from the same state',
     timeout: 60_000,
     async run(t) {
-      const manager = t.manager();
+      const stores = await warmedStores(t);
+      // One manager per instance, as on several servers; the first is the one over `t.store`.
+      const managers = stores.map((store) =>
+        store === t.store ? t.manager() : new SessionManager({ store, clock: t.clock }),
+      );
+      const manager = managers[0] as SessionManager;
       const session = await manager.createSession({ owner: 'alice' });
       const moves: { from: SessionState; to: SessionState }[] = [];
-      manager.on('transitioned', ({ from, to }) => moves.push({ from, to }));
+      for (const each of managers)
+        each.on('transitioned', ({ from, to }) => moves.push({ from, to }));
       const targets: SessionState[] = ['idle', 'suspended', 'closed'];
       const { fulfilled, rejected } = await settle(
-        range(30).map((i) =>
-          manager.transitionState(session.id, targets[i % 3] as SessionState, { owner: 'alice' }),
+        range(RACERS).map((i) =>
+          instanceOfRacer(managers, i).transitionState(session.id, targets[i % 3] as SessionState, {
+            owner: 'alice',
+          }),
         ),
       );
       for (const code of codesOf(rejected)) {

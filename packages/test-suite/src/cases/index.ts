@@ -1,4 +1,5 @@
 import type { ConformanceCase } from '../types.js';
+import { argumentCases } from './arguments.js';
 import { concurrencyCases } from './concurrency.js';
 import { durableCases } from './durable.js';
 import { expiryCases } from './expiry.js';
@@ -23,6 +24,7 @@ export const conformanceCases: readonly ConformanceCase[] = Object.freeze([
   ...isolationCases,
   ...managerCases,
   ...validationCases,
+  ...argumentCases,
   ...lifecycleCases,
   ...durableCases,
   ...processCases,

@@ -1,4 +1,4 @@
-import type { LogEntry } from '@mcp-session/core';
+import type { LogEntry, SessionChange } from '@mcp-session/core';
 import { expect } from 'vitest';
 import type { ConformanceCase } from '../types.js';
 import { expectCode, TRICKY_JSON } from './helpers.js';
@@ -401,6 +401,43 @@ export const recordCases: ConformanceCase[] = [
         { now, maxContextBytes: 1_000 },
       );
       expect(Object.keys(shrunk.context).sort()).toEqual(['b', 'c']);
+    },
+  },
+  {
+    group: 'records',
+    name: 'maxContextBytes bounds the context every update leaves, also one that leaves the context alone',
+    async run(t) {
+      const now = t.clock.now();
+      const record = t.record({ context: { big: 'x'.repeat(2_000), small: 1 } });
+      await t.store.create(record, { now });
+      const limited = { now, maxContextBytes: 1_000 };
+      const changes: [string, SessionChange][] = [
+        ['a touch', { touch: { at: now + 1, idleTimeoutMs: 60_000, maxLifetimeMs: null } }],
+        ['a state change', { state: 'idle' }],
+        ['a metadata change', { metadata: { m: 1 } }],
+        ['an empty change', {}],
+        ['a smaller value for another key', { contextSet: { small: 0 } }],
+        ['a deletion that leaves it over', { contextDelete: ['small'] }],
+      ];
+      for (const [what, change] of changes) {
+        const error = await expectCode(
+          t.store.update(record.id, change, limited),
+          'PAYLOAD_TOO_LARGE',
+        ).catch((failure: unknown) => {
+          throw new Error(
+            `${what} of a record whose context is over the limit: ${String(failure)}`,
+          );
+        });
+        expect(error).toMatchObject({ limit: 1_000 });
+      }
+      expect(await t.store.get(record.id, { now })).toEqual(record);
+      expect((await t.store.update(record.id, { state: 'idle' }, { now })).version).toBe(2);
+      const shrunk = await t.store.update(
+        record.id,
+        { state: 'active', contextDelete: ['big'] },
+        limited,
+      );
+      expect(shrunk).toMatchObject({ state: 'active', context: { small: 1 }, version: 3 });
     },
   },
   {

@@ -1,52 +1,11 @@
 import type { JsonValue, SessionErrorCode } from '@mcp-session/core';
 import { expect } from 'vitest';
 import type { ConformanceCase } from '../types.js';
+import { NOT_JSON, nested } from './bad-values.js';
 import { expectCode } from './helpers.js';
 
-function cyclic(): unknown {
-  const value: Record<string, unknown> = { a: 1 };
-  value.self = { back: value };
-  return value;
-}
-
-function nested(depth: number): unknown {
-  let value: unknown = 'leaf';
-  for (let i = 0; i < depth; i++) value = { next: value };
-  return value;
-}
-
-class Custom {
-  field = 1;
-}
-
-/** Values that are not plain JSON, each with why. */
-const NOT_JSON: [string, () => unknown][] = [
-  ['a cycle', cyclic],
-  ['a function', () => ({ fn: () => 1 })],
-  ['a BigInt', () => ({ big: 10n })],
-  ['NaN', () => ({ n: Number.NaN })],
-  ['Infinity', () => [Number.POSITIVE_INFINITY]],
-  ['-Infinity', () => ({ n: Number.NEGATIVE_INFINITY })],
-  ['undefined', () => ({ u: undefined })],
-  ['a symbol', () => ({ s: Symbol('s') })],
-  ['a Date', () => ({ when: new Date(0) })],
-  ['a Map', () => ({ map: new Map([[1, 2]]) })],
-  ['a Buffer', () => ({ bytes: Buffer.from('x') })],
-  ['a class instance', () => ({ custom: new Custom() })],
-  ['a __proto__ key', () => JSON.parse('{"safe": {"__proto__": {"polluted": true}}}')],
-  ['a constructor key', () => ({ constructor: { prototype: {} } })],
-  ['a symbol key', () => ({ [Symbol('k')]: 1 })],
-  [
-    'a sparse array',
-    () => {
-      const list = [1];
-      list[2] = 3;
-      return { list };
-    },
-  ],
-  ['an accessor', () => Object.defineProperty({}, 'get', { get: () => 1, enumerable: true })],
-  ['a lone surrogate', () => ({ text: 'bad \ud800 half' })],
-  ['a NUL character', () => ({ text: 'nul \u0000 inside' })],
+/** Plain JSON, but over the manager's default structure limits (a store takes them). */
+const OVER_MANAGER_LIMITS: [string, () => unknown][] = [
   ['nesting deeper than the limit', () => nested(40)],
   [
     'more keys than the limit',
@@ -65,7 +24,7 @@ export const validationCases: ConformanceCase[] = [
       const storageId = manager.storageId(id);
       const before = await t.store.get(storageId, { now: t.clock.now() });
       const sessionsBefore = (await t.store.stats(t.clock.now())).total;
-      for (const [why, make] of NOT_JSON) {
+      for (const [why, make] of [...NOT_JSON, ...OVER_MANAGER_LIMITS]) {
         const bad = make() as JsonValue;
         const attempts: [string, () => Promise<unknown>][] = [
           ['setContext', () => manager.setContext(id, 'bad', bad)],
