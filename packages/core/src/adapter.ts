@@ -11,7 +11,10 @@
  *
  * Depend on `@mcp-session/core` as a peer dependency, so the application and every adapter share one
  * copy; export `storeFromUrl(url)` so `createStore` can open your scheme (`registerStore`); run
- * `@mcp-session/test-suite` against it.
+ * `@mcp-session/test-suite` against it. Its README is the adapter author's guide: package shape, bad inputs
+ * and their errors, registering a scheme, a fresh location per test, atomic reads, the context-size rule,
+ * collations. Compare ids, owners, context keys and log names exactly: no collation that ignores case or
+ * trailing spaces, no trimming or normalizing.
  */
 export { BaseSessionStore, DEFAULT_SWEEP_LIMIT } from './base-store.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';

@@ -64,24 +64,6 @@ export type {
   UpdateOptions,
 } from './store.js';
 export {
-  applyChange,
-  checkGuards,
-  checkImportedLogs,
-  checkOptionalPositive,
-  checkStoreArgs,
-  contextByteLength,
-  decodeListCursor,
-  emptyStats,
-  encodeListCursor,
-  expectedStates,
-  type GuardedFields,
-  isExpired,
-  isVisibleTo,
-  slidingExpiry,
-  tallyRecord,
-  toStoreError,
-} from './store-kit.js';
-export {
   type JsonObject,
   type JsonValue,
   type LogEntry,

@@ -7,7 +7,7 @@
  * | `id` (every primitive that takes one) | 1–256 visible ASCII characters (0x21–0x7E) | `InvalidIdError` |
  * | `log` | 1–128 characters of `A-Z a-z 0-9 _ . : -` | `InvalidValueError` |
  * | `now`, every time (`createdAt`, `lastActivityAt`, `expiresAt`, `touch.at`) | epoch milliseconds, a safe integer (`expiresAt` may be null) | `InvalidValueError` |
- * | `owner` guard | undefined, null or a non-empty string without NUL | `InvalidValueError` |
+ * | `owner` guard, `record.owner`, `list({ owner })` | undefined (not for the record), null (not for `list`) or a non-empty string without NUL or lone surrogates | `InvalidValueError` |
  * | `expectedVersion` | a positive integer | `InvalidValueError` |
  * | `expectedState`, `state`, `list({ state })` | one of `active idle suspended closed` (the guard also takes a list) | `InvalidValueError` |
  * | `cap`, `limit` (read, sweep), `maxContextBytes` | a positive integer | `InvalidValueError` |

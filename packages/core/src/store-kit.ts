@@ -12,14 +12,7 @@ import {
 } from './errors.js';
 import type { CreateOptions, RecordGuards, SessionChange, Touch } from './store.js';
 import type { LogEntry, SessionRecord, SessionState, StoreStats } from './types.js';
-import {
-  assertPositiveInteger,
-  assertValidId,
-  assertValidKey,
-  assertValidLogName,
-  jsonByteLength,
-  validateJson,
-} from './validation.js';
+import { assertValidKey, assertValidLogName, jsonByteLength, validateJson } from './validation.js';
 
 /** A record is expired when it has an expiry and `expiresAt <= now`. */
 export function isExpired(record: Pick<SessionRecord, 'expiresAt'>, now: number): boolean {
@@ -114,12 +107,6 @@ export function contextByteLength(context: SessionRecord['context']): number {
   return jsonByteLength(context);
 }
 
-/** Checks the arguments every store primitive shares, so bad calls fail before any I/O. */
-export function checkStoreArgs(id: string, log?: string): void {
-  assertValidId(id);
-  if (log !== undefined) assertValidLogName(log);
-}
-
 /**
  * Checks the logs handed to `create`: valid names, and entries with consecutive positive integer seqs (as
  * every log's retained entries are: trimming only drops the oldest), numeric times and plain-JSON data. Returns the
@@ -153,11 +140,6 @@ export function checkImportedLogs(
     });
     return [log, entries];
   });
-}
-
-/** Checks `cap`, `limit` and similar optional positive integers. */
-export function checkOptionalPositive(value: number | undefined, name: string): void {
-  if (value !== undefined) assertPositiveInteger(value, name);
 }
 
 /** Encodes the position after `lastId` as an opaque list cursor. */

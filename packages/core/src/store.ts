@@ -68,9 +68,11 @@ export interface SessionChange {
 /** Options of `update`. */
 export interface UpdateOptions extends RecordGuards {
   /**
-   * When given, the update fails with `PayloadTooLargeError` and writes nothing if the resulting context,
-   * serialized as JSON by the backend, is larger than this many bytes. Backends serialize slightly
-   * differently (whitespace), so treat it as a bound with a few percent of slack.
+   * When given, the update fails with `PayloadTooLargeError` and writes nothing if the context it leaves,
+   * serialized as JSON by the backend, is larger than this many bytes — whether or not the change touches
+   * the context: a touch, state or metadata change of a record whose stored context is already over the
+   * limit fails too, and a change that brings the context under the limit passes. Backends serialize
+   * slightly differently (whitespace), so treat it as a bound with a few percent of slack.
    */
   maxContextBytes?: number;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { slidingExpiry } from '../src/adapter.js';
 import {
   canTransition,
   generateSessionId,
@@ -7,7 +8,6 @@ import {
   ManualClock,
   SESSION_TRANSITIONS,
   SessionManager,
-  slidingExpiry,
 } from '../src/index.js';
 import type { SessionStore } from '../src/store.js';
 
