@@ -319,6 +319,47 @@ export const managerCases: ConformanceCase[] = [
   },
   {
     group: 'manager',
+    name: 'peekSession records no activity, sees closed tombstones, and hides other owners',
+    async run(t) {
+      const manager = t.manager({ idleTimeoutMs: 10_000, activityWriteIntervalMs: 1_000 });
+      const session = await manager.createSession({ owner: 'alice', metadata: { kind: 'probe' } });
+      const unbound = await manager.createSession();
+      t.clock.advance(5_000);
+      const peeked = await manager.peekSession(session.id, { owner: 'alice' });
+      expect(peeked).toMatchObject({
+        id: session.id,
+        state: 'active',
+        owner: 'alice',
+        metadata: { kind: 'probe' },
+        version: 1,
+        lastActivityAt: session.createdAt,
+      });
+      // Past the activity interval, a peek still writes nothing: the store holds the same version.
+      const storageId = manager.storageId(session.id);
+      expect(await t.store.get(storageId, { now: t.clock.now() })).toMatchObject({ version: 1 });
+      expect((await manager.getMetrics()).counters.activityWrites).toBe(0);
+
+      expect(await manager.peekSession(session.id, { owner: 'bob' })).toBeNull();
+      expect(await manager.peekSession(session.id)).toBeNull();
+      expect(await manager.peekSession(unbound.id, { owner: 'bob' })).toMatchObject({
+        id: unbound.id,
+        owner: null,
+      });
+
+      await manager.closeSession(session.id, { owner: 'alice' });
+      expect(await manager.getSession(session.id, { owner: 'alice' })).toBeNull();
+      expect(await manager.peekSession(session.id, { owner: 'alice' })).toMatchObject({
+        state: 'closed',
+        metadata: { kind: 'probe' },
+      });
+      t.clock.advance(manager.closedRetentionMs);
+      expect(await manager.peekSession(session.id, { owner: 'alice' })).toBeNull();
+      expect(await manager.peekSession('no-such-session-id')).toBeNull();
+      await expectCode(manager.peekSession('has space'), 'INVALID_ID');
+    },
+  },
+  {
+    group: 'manager',
     name: 'resumeSession: same owner gets its session back; anyone else, or an unknown id, gets a fresh one',
     async run(t) {
       const manager = t.manager();
