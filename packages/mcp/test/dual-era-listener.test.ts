@@ -9,16 +9,15 @@ import {
 } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server';
+import { createMcpHandler } from '@modelcontextprotocol/server';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
-import { registerHandleTool, registerMintHandleTool, StateHandles } from '../src/handles/index.js';
+import { StateHandles } from '../src/handles/index.js';
 import { createMcpSessionHandler, HANDLE_METADATA_KEY, MCP_METADATA_KEY } from '../src/index.js';
 import {
   cleanupAfterEach,
   demoServer,
-  jsonResult,
+  handleToolsServer,
   openSse,
   postHeaders,
   rawInitialize,
@@ -50,31 +49,9 @@ async function setup(via: 'node' | 'express' = 'node') {
     maxBodyBytes: MAX_BODY_BYTES,
   });
   const handles = new StateHandles(manager, { mintTool: 'open_state' });
-  const modern = createMcpHandler(
-    () => {
-      const server = new McpServerV2({ name: 'dual-era-listener-test', version: '1.0.0' });
-      registerMintHandleTool(server, handles, 'open_state', {});
-      registerHandleTool(
-        server,
-        handles,
-        'remember',
-        { inputSchema: z.object({ key: z.string(), value: z.string() }) },
-        async ({ key, value }, state) => {
-          await state.set(key, value);
-          return jsonResult({ ok: true });
-        },
-      );
-      registerHandleTool(
-        server,
-        handles,
-        'recall',
-        { inputSchema: z.object({ key: z.string() }) },
-        async ({ key }, state) => jsonResult({ value: (await state.get(key)) ?? null }),
-      );
-      return server;
-    },
-    { legacy: 'reject' },
-  );
+  const modern = createMcpHandler(() => handleToolsServer(handles, 'dual-era-listener-test'), {
+    legacy: 'reject',
+  });
   const listener = createDualEraListener({ sessions, modern });
 
   let app: RequestListener;

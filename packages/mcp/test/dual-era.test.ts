@@ -6,12 +6,11 @@ import {
 } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server';
+import { createMcpHandler } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
-import { registerHandleTool, registerMintHandleTool, StateHandles } from '../src/handles/index.js';
+import { StateHandles } from '../src/handles/index.js';
 import { createMcpSessionHandler, HANDLE_METADATA_KEY, MCP_METADATA_KEY } from '../src/index.js';
-import { cleanupAfterEach, demoServer, jsonResult, postHeaders, textOf } from './helpers.js';
+import { cleanupAfterEach, demoServer, handleToolsServer, postHeaders, textOf } from './helpers.js';
 
 const IDLE_MS = 60_000;
 const SESSIONS_URL = 'http://mcp.test/mcp';
@@ -38,31 +37,9 @@ async function setup() {
     sweepIntervalMs: null,
   });
   const handles = new StateHandles(manager, { mintTool: 'open_state' });
-  const modern = createMcpHandler(
-    () => {
-      const server = new McpServerV2({ name: 'dual-era-test', version: '1.0.0' });
-      registerMintHandleTool(server, handles, 'open_state', {});
-      registerHandleTool(
-        server,
-        handles,
-        'remember',
-        { inputSchema: z.object({ key: z.string(), value: z.string() }) },
-        async ({ key, value }, state) => {
-          await state.set(key, value);
-          return jsonResult({ ok: true });
-        },
-      );
-      registerHandleTool(
-        server,
-        handles,
-        'recall',
-        { inputSchema: z.object({ key: z.string() }) },
-        async ({ key }, state) => jsonResult({ value: (await state.get(key)) ?? null }),
-      );
-      return server;
-    },
-    { legacy: 'reject' },
-  );
+  const modern = createMcpHandler(() => handleToolsServer(handles, 'dual-era-test'), {
+    legacy: 'reject',
+  });
   cleanups.push(async () => {
     await modern.close();
     await sessions.close();

@@ -2,7 +2,13 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ElicitResultSchema, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { McpServer as McpServerV2 } from '@modelcontextprotocol/server';
 import * as z from 'zod';
+import {
+  registerHandleTool,
+  registerMintHandleTool,
+  type StateHandles,
+} from '../src/handles/index.js';
 import type { McpSessionHandler, ServerFactory } from '../src/index.js';
 
 /** Owner header the tests' resolver reads (a stand-in for real authentication). */
@@ -89,6 +95,33 @@ export const demoServer: ServerFactory = ({ sessionId, session }) => {
   );
   return mcp;
 };
+
+/**
+ * An SDK 2.x server with handle tools over `handles`: `open_state` mints a handle, `remember(key, value)`
+ * and `recall(key)` take it. Build one per request (the v2 handler calls the factory per request).
+ */
+export function handleToolsServer(handles: StateHandles, name: string): McpServerV2 {
+  const server = new McpServerV2({ name, version: '1.0.0' });
+  registerMintHandleTool(server, handles, 'open_state', {});
+  registerHandleTool(
+    server,
+    handles,
+    'remember',
+    { inputSchema: z.object({ key: z.string(), value: z.string() }) },
+    async ({ key, value }, state) => {
+      await state.set(key, value);
+      return jsonResult({ ok: true });
+    },
+  );
+  registerHandleTool(
+    server,
+    handles,
+    'recall',
+    { inputSchema: z.object({ key: z.string() }) },
+    async ({ key }, state) => jsonResult({ value: (await state.get(key)) ?? null }),
+  );
+  return server;
+}
 
 /** An HTTP server on a free loopback port serving the handler's Node listener. */
 export async function listen(
