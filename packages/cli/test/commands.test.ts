@@ -1,18 +1,19 @@
-import type { SessionRecord, SessionState, SessionStore } from '@mcp-session/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionRecord, SessionState } from '@mcp-session/core';
+import { freshDirectory } from '@mcp-session/test-utils';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/stores.js';
 import {
   BACKENDS,
+  beforeAllValue,
   cli,
   cliJson,
   expectedLive,
+  itemAt,
   makeSession,
   openSqlite,
   runInProcess,
-  type Seeded,
   seed,
   sqliteUrl,
-  tempDir,
 } from './helpers.js';
 
 interface ListJson {
@@ -29,38 +30,37 @@ interface ShowJson {
   entries: { seq: number; at: number; data: unknown }[];
 }
 
-const dir = tempDir('commands');
+const dir = freshDirectory('cli-commands');
 afterAll(() => dir.remove());
 
 describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend) => {
-  let url: string;
-  let drop: () => Promise<void>;
-  let store: SessionStore;
-  let seeded: Seeded[];
-  let now: number;
-  let nativeExpiry: boolean;
-
-  beforeAll(async () => {
-    ({ url, drop } = await backend.fresh(dir.path));
-    store = await openStore(url);
-    nativeExpiry = store.capabilities.nativeExpiry;
-    now = Date.now();
-    seeded = Array.from({ length: 60 }, (_, i) => makeSession(i, now));
+  // Seeded when the describe starts, not when the file is collected: the relative times printed are
+  // checked against `now`.
+  const target = beforeAllValue(async (cleanups) => {
+    const { url, drop } = backend.fresh();
+    cleanups.push(drop);
+    const store = await openStore(url);
+    cleanups.push(() => store.close());
+    const now = Date.now();
+    const seeded = Array.from({ length: 60 }, (_, i) => makeSession(i, now));
     await seed(store, seeded);
-  });
-  afterAll(async () => {
-    await store.close();
-    await drop();
+    return { url, store, nativeExpiry: store.capabilities.nativeExpiry, now, seeded };
   });
 
-  const live = () => [...expectedLive(seeded, now).values()].map((s) => s.record);
-  const expired = () =>
-    seeded
+  const live = () => {
+    const { seeded, now } = target();
+    return [...expectedLive(seeded, now).values()].map((s) => s.record);
+  };
+  const expired = () => {
+    const { seeded, now } = target();
+    return seeded
       .filter((s) => s.record.expiresAt !== null && s.record.expiresAt <= now)
       .map((s) => s.record);
+  };
   const byId = (records: { id: string }[]) => records.map((r) => r.id).sort();
 
   it('list pages through every live session, in id order, by cursor or --all', async () => {
+    const { url, seeded } = target();
     const ids: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
@@ -84,11 +84,12 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
     const all = await cliJson<ListJson>(['list', '--store', url, '--all', '--limit', '9']);
     expect(all.nextCursor).toBeNull();
     expect(all.sessions).toEqual(byId(live()).map((id) => expect.objectContaining({ id })));
-    const one = all.sessions.find((s) => s.id === seeded[12]?.record.id);
-    expect(one).toEqual(seeded[12]?.record);
+    const one = all.sessions.find((s) => s.id === itemAt(seeded, 12).record.id);
+    expect(one).toEqual(itemAt(seeded, 12).record);
   });
 
   it('list filters by state and owner', async () => {
+    const { url } = target();
     const suspended = await cliJson<ListJson>([
       'list',
       '--store',
@@ -105,6 +106,7 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   });
 
   it('list --expired lists exactly the expired, unswept sessions', async () => {
+    const { url, nativeExpiry } = target();
     const page = await cliJson<ListJson>(['list', '--store', url, '--expired', '--limit', '100']);
     expect(page.nextCursor).toBeNull();
     const ids = byId(page.sessions);
@@ -114,6 +116,7 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   });
 
   it('list prints a table with relative times and the next cursor', async () => {
+    const { url } = target();
     const run = await cli(['list', '--limit', '3'], { env: { SESSION_STORE_URL: url } });
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
@@ -128,7 +131,8 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   });
 
   it('show finds a session by its raw id (hashed) and by its storage id', async () => {
-    const session = seeded[12] as Seeded;
+    const { url, seeded } = target();
+    const session = itemAt(seeded, 12);
     const byRaw = await cliJson<ShowJson>(['show', session.sessionId, '--store', url, '-m', '5']);
     expect(byRaw.matchedBy).toBe('digest');
     expect(byRaw.expired).toBe(false);
@@ -152,7 +156,8 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   });
 
   it('show --no-hash looks the id up only as given; unknown ids exit 1', async () => {
-    const session = seeded[12] as Seeded;
+    const { url, seeded } = target();
+    const session = itemAt(seeded, 12);
     const raw = await cli(['show', session.sessionId, '--store', url, '--no-hash']);
     expect(raw.code).toBe(1);
     expect(raw.stderr).toContain('no session found');
@@ -166,15 +171,17 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   });
 
   it('show displays an expired session that was not swept yet', async (test) => {
+    const { url, nativeExpiry, seeded } = target();
     // A store with native expiry may have deleted it already; there is nothing to show then.
     if (nativeExpiry) test.skip();
-    const session = seeded[13] as Seeded;
+    const session = itemAt(seeded, 13);
     const shown = await cliJson<ShowJson>(['show', session.sessionId, '--store', url]);
     expect(shown.expired).toBe(true);
     expect(shown.record).toEqual(session.record);
   });
 
   it('stats counts by state, messages and the oldest session', async () => {
+    const { url, nativeExpiry } = target();
     const stats = await cliJson<{
       total: number;
       byState: Record<SessionState, number>;
@@ -210,7 +217,8 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   });
 
   it('close leaves a closed tombstone, bypassing owner binding; closing again changes nothing', async () => {
-    const session = seeded[1] as Seeded;
+    const { url, store, seeded } = target();
+    const session = itemAt(seeded, 1);
     expect(session.record.owner).not.toBeNull();
     const closed = await cliJson<Record<string, unknown>>([
       'close',
@@ -246,7 +254,8 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   });
 
   it('close --purge deletes the session and its history', async () => {
-    const session = seeded[2] as Seeded;
+    const { url, store, seeded } = target();
+    const session = itemAt(seeded, 2);
     const run = await cli(['close', session.record.id, '--store', url, '--purge']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Deleted session ${session.record.id}`);
@@ -256,6 +265,7 @@ describe.each(BACKENDS.filter((b) => b.commands))('commands on $name', (backend)
   });
 
   it('sweep --dry-run counts, sweep deletes exactly the expired sessions', async (test) => {
+    const { url, store, nativeExpiry, seeded } = target();
     // With native expiry the backend deletes on its own clock: what is left to sweep is not ours to count.
     if (nativeExpiry) test.skip();
     const before = await store.stats(Date.now());

@@ -1,21 +1,22 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LogEntry, SessionStore } from '@mcp-session/core';
+import type { LogEntry } from '@mcp-session/core';
+import { freshDirectory } from '@mcp-session/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/stores.js';
 import {
   BACKENDS,
+  beforeAllValue,
   cli,
   cliJson,
   expectedLive,
+  itemAt,
   makeSession,
   openSqlite,
   runInProcess,
-  type Seeded,
   seed,
   snapshot,
   sqliteUrl,
-  tempDir,
 } from './helpers.js';
 
 interface ImportJson {
@@ -27,20 +28,17 @@ interface ImportJson {
   ok: boolean;
 }
 
-const dir = tempDir('export');
+const dir = freshDirectory('cli-export');
 afterAll(() => dir.remove());
 
-let sourceUrl: string;
-let seeded: Seeded[];
-let now: number;
+const sourceUrl = sqliteUrl(dir.path, 'source.db');
+const now = Date.now();
+const seeded = Array.from({ length: 300 }, (_, i) => makeSession(i, now));
 /** Sessions with an extra log, by storage id: only exported with `--log events`. */
 const events = new Map<string, LogEntry[]>();
 
 beforeAll(async () => {
-  sourceUrl = sqliteUrl(dir.path, 'source.db');
   const source = openSqlite(sourceUrl);
-  now = Date.now();
-  seeded = Array.from({ length: 300 }, (_, i) => makeSession(i, now));
   await seed(source, seeded);
   const withEvents = seeded.slice(0, 40).filter((s) => live().has(s.record.id));
   for (const { record } of withEvents) {
@@ -77,7 +75,7 @@ describe('export', () => {
     });
     expect(readdirSync(dir.path).filter((name) => name.includes('.partial'))).toEqual([]);
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    expect(JSON.parse(lines[0] ?? '')).toEqual({
+    expect(JSON.parse(itemAt(lines, 0))).toEqual({
       format: 'mcp-session-export',
       version: 1,
       exportedAt: expect.any(Number),
@@ -133,21 +131,19 @@ describe('export', () => {
 });
 
 describe.each(BACKENDS)('import into $name', (backend) => {
-  let target: { url: string; drop: () => Promise<void> };
-  let store: SessionStore;
-  beforeAll(async () => {
-    target = await backend.fresh(dir.path);
-    store = await openStore(target.url);
-  });
-  afterAll(async () => {
-    await store.close();
-    await target.drop();
+  const target = beforeAllValue(async (cleanups) => {
+    const { url, drop } = backend.fresh();
+    cleanups.push(drop);
+    const store = await openStore(url);
+    cleanups.push(() => store.close());
+    return { url, store };
   });
 
   it('export | import round-trips every record, history and extra log exactly', async () => {
+    const { url, store } = target();
     const exported = await cli(['export', '--store', sourceUrl, '--log', 'events']);
     expect(exported.code).toBe(0);
-    const imported = await cli(['import', '--store', target.url, '--json'], {
+    const imported = await cli(['import', '--store', url, '--json'], {
       input: exported.stdout,
     });
     expect(imported.code).toBe(0);
@@ -168,9 +164,10 @@ describe.each(BACKENDS)('import into $name', (backend) => {
   });
 
   it('importing again skips what is there; a changed session is a conflict, never overwritten', async () => {
+    const { url, store } = target();
     const file = join(dir.path, `again-${backend.name}.ndjson`);
     expect((await cli(['export', '--store', sourceUrl, '-o', file])).code).toBe(0);
-    const again = await cliJson<ImportJson>(['import', file, '--store', target.url]);
+    const again = await cliJson<ImportJson>(['import', file, '--store', url]);
     expect(again).toMatchObject({
       imported: 0,
       alreadyPresent: live().size,
@@ -179,12 +176,12 @@ describe.each(BACKENDS)('import into $name', (backend) => {
     });
 
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    const changed = JSON.parse(lines[3] ?? '');
+    const changed = JSON.parse(itemAt(lines, 3));
     changed.record.version += 5;
     changed.record.context = { overwritten: true };
     lines[3] = JSON.stringify(changed);
     writeFileSync(file, `${lines.join('\n')}\n`);
-    const run = await cli(['import', file, '--store', target.url, '--json']);
+    const run = await cli(['import', file, '--store', url, '--json']);
     expect(run.code).toBe(1);
     const summary = JSON.parse(run.stdout) as ImportJson;
     expect(summary.ok).toBe(false);
@@ -216,7 +213,7 @@ describe('import checks every line', () => {
     const { record, history } = makeSession(1000 + i * 5 + 1, Date.now());
     return JSON.stringify({ record: { ...record, expiresAt: null }, logs: { history } });
   });
-  const good = (i: number) => goods[i] ?? '';
+  const good = (i: number) => itemAt(goods, i);
   const withRecord = (change: (record: Record<string, unknown>) => void) => {
     const line = JSON.parse(good(3));
     change(line.record);

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,19 +12,14 @@ import {
   type SessionStore,
 } from '@mcp-session/core';
 import { SqliteSessionStore } from '@mcp-session/sqlite';
+import { type Cleanups, freshDirectory, freshSqliteFile } from '@mcp-session/test-utils';
+import { freshPostgresSchema } from '@mcp-session/test-utils/postgres';
+import { freshRedisStore } from '@mcp-session/test-utils/redis';
+import { afterAll, beforeAll } from 'vitest';
 
 /** The CLI entry point, run from source as the tests' child processes. */
 export const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-
-export const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** A directory removed by the returned function. */
-export function tempDir(prefix: string): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(tmpdir(), `mcp-session-cli-${prefix}-`));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
 
 /** What a finished run of the binary printed and returned. */
 export interface CliRun {
@@ -95,66 +89,6 @@ export async function cliJson<T = unknown>(
 /** A SQLite store URL in `dir` (a file the test owns; `synchronous=normal` keeps 10,000 writes quick). */
 export function sqliteUrl(dir: string, name: string): string {
   return `sqlite:${join(dir, name)}?synchronous=normal`;
-}
-
-/** A Postgres URL on a schema of its own, and the function that drops it. */
-export async function postgresTarget(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const schema = `mcp_cli_${randomBytes(6).toString('hex')}`;
-  const separator = POSTGRES_URL.includes('?') ? '&' : '?';
-  return {
-    url: `${POSTGRES_URL}${separator}schema=${schema}`,
-    drop: async () => {
-      const client = new (await pgDriver()).Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
-
-/** The little of `pg` the clean-up needs (the CLI has no `@types/pg`: it never imports the driver). */
-interface PgClient {
-  connect(): Promise<void>;
-  query(sql: string): Promise<unknown>;
-  end(): Promise<void>;
-}
-
-async function pgDriver(): Promise<{
-  Client: new (config: { connectionString: string }) => PgClient;
-}> {
-  const name: string = 'pg';
-  return (
-    (await import(name)) as {
-      default: { Client: new (config: { connectionString: string }) => PgClient };
-    }
-  ).default;
-}
-
-/** A Redis URL on a key prefix of its own, and the function that deletes its keys. */
-export function redisTarget(): { url: string; drop: () => Promise<void> } {
-  const prefix = `mcp-cli-${randomBytes(6).toString('hex')}`;
-  const separator = REDIS_URL.includes('?') ? '&' : '?';
-  return {
-    url: `${REDIS_URL}${separator}prefix=${prefix}`,
-    drop: async () => {
-      const { Redis } = await import('ioredis');
-      const redis = new Redis(REDIS_URL, { lazyConnect: true });
-      await redis.connect();
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          if (keys.length > 0) await redis.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
-      } finally {
-        redis.disconnect();
-      }
-    },
-  };
 }
 
 /** Opens a SQLite store directly, for seeding and out-of-band checks. */
@@ -257,42 +191,82 @@ export function expectedLive(
   );
 }
 
+/** A store URL nobody else uses, and the function that removes everything written there. */
+export interface Target {
+  url: string;
+  drop(): Promise<void>;
+}
+
 /** A backend the command tests run against, and how to get a fresh, isolated store URL on it. */
 export interface Backend {
   name: string;
   /** Run the whole command suite on it (the file store is covered by the import round trip only). */
   commands: boolean;
-  fresh(dir: string): Promise<{ url: string; drop: () => Promise<void> }>;
+  fresh(): Target;
 }
 
+// SQLite's synchronous=normal and the file store's fsync=false keep the tests' thousands of writes quick.
 export const BACKENDS: readonly Backend[] = [
   {
     name: 'sqlite',
     commands: true,
-    fresh: async (dir) => ({
-      url: sqliteUrl(dir, `${randomBytes(4).toString('hex')}.db`),
-      drop: async () => undefined,
-    }),
+    fresh: () => {
+      const database = freshSqliteFile('cli-sqlite');
+      return { url: database.url({ synchronous: 'normal' }), drop: async () => database.remove() };
+    },
   },
   {
     name: 'file',
     commands: false,
-    fresh: async (dir) => ({
-      url: `file:${join(dir, `files-${randomBytes(4).toString('hex')}`)}?fsync=false`,
-      drop: async () => undefined,
-    }),
+    fresh: () => {
+      const directory = freshDirectory('cli-file');
+      return {
+        url: `file:${join(directory.path, 'sessions')}?fsync=false`,
+        drop: async () => directory.remove(),
+      };
+    },
   },
   {
     name: 'postgres',
     commands: true,
-    fresh: () => postgresTarget(),
+    fresh: () => freshPostgresSchema({}, 'mcp_cli'),
   },
   {
     name: 'redis',
     commands: true,
-    fresh: async () => redisTarget(),
+    fresh: () => {
+      const { url, remove } = freshRedisStore();
+      return { url, drop: remove };
+    },
   },
 ];
+
+/**
+ * For the tests of one `describe`: `setUp` runs in its `beforeAll`, registering the clean-ups of what it
+ * makes as it goes (run in its `afterAll`, last first, even when `setUp` failed halfway). The tests call
+ * the returned function for what `setUp` made, instead of sharing `let`s that a hook assigns.
+ */
+export function beforeAllValue<T>(setUp: (cleanups: Cleanups) => Promise<T>): () => T {
+  const cleanups: (() => unknown)[] = [];
+  let made: { value: T } | undefined;
+  beforeAll(async () => {
+    made = { value: await setUp({ push: (cleanup) => cleanups.push(cleanup) }) };
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return () => {
+    if (made === undefined) throw new Error('the beforeAll that sets this up did not finish');
+    return made.value;
+  };
+}
+
+/** `items[index]`, failing the test when there is none instead of letting `undefined` through. */
+export function itemAt<T>(items: readonly T[], index: number): T {
+  const item = items[index];
+  if (item === undefined) throw new Error(`no item at index ${index} of ${items.length}`);
+  return item;
+}
 
 /**
  * Runs the CLI in this process through its programmatic entry point, `runCli`, with in-memory streams:

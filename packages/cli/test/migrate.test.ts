@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { freshDirectory } from '@mcp-session/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrateSummary } from '../src/index.js';
 import { openStore } from '../src/stores.js';
@@ -13,28 +14,23 @@ import {
   snapshot,
   sqliteUrl,
   startCli,
-  tempDir,
 } from './helpers.js';
 
 const SESSIONS = 10_000;
 /** The interrupted migration needs only enough sessions to be killed a second or more into it. */
 const INTERRUPTED_SESSIONS = 3_000;
 
-const dir = tempDir('migrate');
+const dir = freshDirectory('cli-migrate');
 afterAll(() => dir.remove());
 
-let sourceUrl: string;
-let smallSourceUrl: string;
-let seeded: Seeded[];
-let now: number;
+const sourceUrl = sqliteUrl(dir.path, 'source.db');
+const smallSourceUrl = sqliteUrl(dir.path, 'interrupted-source.db');
+const now = Date.now();
+const seeded = Array.from({ length: SESSIONS }, (_, i) => makeSession(i, now));
 const live = () => expectedLive(seeded, now);
 const smallLive = () => expectedLive(seeded.slice(0, INTERRUPTED_SESSIONS), now);
 
 beforeAll(async () => {
-  now = Date.now();
-  seeded = Array.from({ length: SESSIONS }, (_, i) => makeSession(i, now));
-  sourceUrl = sqliteUrl(dir.path, 'source.db');
-  smallSourceUrl = sqliteUrl(dir.path, 'interrupted-source.db');
   for (const [url, sessions] of [
     [sourceUrl, seeded],
     [smallSourceUrl, seeded.slice(0, INTERRUPTED_SESSIONS)],
@@ -110,7 +106,7 @@ describe.each(
   ),
 )('migrate $backend.name', ({ backend, sessions }) => {
   it(`moves ${sessions.toLocaleString('en-US')} sessions from SQLite to ${backend.name} and back with nothing lost`, async () => {
-    const middle = await backend.fresh(dir.path);
+    const middle = backend.fresh();
     try {
       const from = sessions === SESSIONS ? sourceUrl : smallSourceUrl;
       const expected = sessions === SESSIONS ? live() : smallLive();
@@ -150,7 +146,7 @@ describe.each(
   }, 300_000);
 
   it('a migration killed midway resumes to the same result', async () => {
-    const target = await backend.fresh(dir.path);
+    const target = backend.fresh();
     try {
       const expected = smallLive();
       const first = startCli([

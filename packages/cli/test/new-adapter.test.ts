@@ -14,15 +14,16 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshDirectory } from '@mcp-session/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, runInProcess, tempDir } from './helpers.js';
+import { cli, runInProcess } from './helpers.js';
 
 const WORKSPACE = fileURLToPath(new URL('../../../', import.meta.url));
 const PACKAGES = join(WORKSPACE, 'packages');
 const CLI_PACKAGE = join(PACKAGES, 'cli');
 const TOOLS = ['@types/node', 'tsx', 'typescript', 'vitest'];
 
-const dir = tempDir('new-adapter');
+const dir = freshDirectory('cli-new-adapter');
 afterAll(() => dir.remove());
 
 /** Files every generated package has, for the scheme `acme-kv`. */

@@ -1,16 +1,15 @@
 import { type CreateOptions, registerStore, type SessionRecord } from '@mcp-session/core';
 import { SqliteSessionStore } from '@mcp-session/sqlite';
+import { freshDirectory } from '@mcp-session/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   expectedLive,
   makeSession,
   openSqlite,
   runInProcess,
-  type Seeded,
   seed,
   snapshot,
   sqliteUrl,
-  tempDir,
 } from './helpers.js';
 
 /**
@@ -23,18 +22,16 @@ class PreLogsSqliteStore extends SqliteSessionStore {
   }
 }
 
-const dir = tempDir('old-adapter');
-let sourceUrl: string;
-let seeded: Seeded[];
+const dir = freshDirectory('cli-old-adapter');
+const sourceUrl = sqliteUrl(dir.path, 'source.db');
+const seeded = Array.from({ length: 200 }, (_, i) => makeSession(i, Date.now()));
 
 beforeAll(async () => {
   registerStore(
     'old-sqlite',
     (url) => new PreLogsSqliteStore({ database: url.slice('old-sqlite:'.length) }),
   );
-  sourceUrl = sqliteUrl(dir.path, 'source.db');
   const source = openSqlite(sourceUrl);
-  seeded = Array.from({ length: 200 }, (_, i) => makeSession(i, Date.now()));
   await seed(source, seeded);
   await source.close();
 });

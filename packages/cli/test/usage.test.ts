@@ -1,11 +1,12 @@
 import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshDirectory } from '@mcp-session/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/cli.js';
-import { cli, runInProcess, sqliteUrl, tempDir } from './helpers.js';
+import { cli, runInProcess, sqliteUrl } from './helpers.js';
 
-const dir = tempDir('usage');
+const dir = freshDirectory('cli-usage');
 afterAll(() => dir.remove());
 
 describe('help', () => {

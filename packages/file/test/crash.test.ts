@@ -2,9 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freshDirectory } from '@mcp-session/test-utils';
 import { describe, expect, it } from 'vitest';
 import { FileSessionStore } from '../src/index.js';
-import { freshDirectory, openCollecting, removeDirectory, spawnWorker } from './helpers.js';
+import { openCollecting, spawnWorker } from './helpers.js';
 
 const ROUNDS = 24;
 const CAP = 20;
@@ -184,7 +185,7 @@ describe('crash safety: a writer killed with SIGKILL at random moments', () => {
   it(`leaves every file parseable and loses nothing acknowledged (${ROUNDS} kills)`, {
     timeout: 300_000,
   }, async () => {
-    const directory = await freshDirectory();
+    const { path: directory, remove } = freshDirectory('file-crash');
     try {
       const now = Date.now();
       const id = `crash-${randomUUID()}`;
@@ -250,7 +251,7 @@ describe('crash safety: a writer killed with SIGKILL at random moments', () => {
         ),
       ]);
     } finally {
-      await removeDirectory(directory);
+      remove();
     }
   });
 });

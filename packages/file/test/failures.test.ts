@@ -3,20 +3,18 @@ import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSessionError } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshDirectory } from '@mcp-session/test-utils';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { FileSessionStore } from '../src/index.js';
-import { freshDirectory, removeDirectory } from './helpers.js';
 
 const now = 1_767_225_600_000;
 
 let directory: string;
 
-beforeEach(async () => {
-  directory = await freshDirectory();
-});
-
-afterEach(async () => {
-  await removeDirectory(directory);
+beforeEach(() => {
+  const fresh = freshDirectory('file-failures');
+  directory = fresh.path;
+  return fresh.remove;
 });
 
 /** Every primitive of `store`, called on a session that exists (or existed) with valid arguments. */

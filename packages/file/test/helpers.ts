@@ -1,19 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FileSessionStore, type FileStoreWarning } from '../src/index.js';
-
-/** A new empty directory under the OS temp directory. */
-export function freshDirectory(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'mcp-session-file-'));
-}
-
-export async function removeDirectory(path: string): Promise<void> {
-  await rm(path, { recursive: true, force: true });
-}
 
 /** Opens a store that collects its warnings instead of printing them. */
 export async function openCollecting(

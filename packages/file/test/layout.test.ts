@@ -3,9 +3,9 @@ import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { SessionRecord } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshDirectory } from '@mcp-session/test-utils';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { FileSessionStore } from '../src/index.js';
-import { freshDirectory, removeDirectory } from './helpers.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -25,14 +25,14 @@ let store: FileSessionStore;
 const now = Date.now();
 
 beforeEach(async () => {
-  sandbox = await freshDirectory();
+  const fresh = freshDirectory('file-layout');
+  sandbox = fresh.path;
   directory = join(sandbox, 'store');
   store = await FileSessionStore.open(directory);
-});
-
-afterEach(async () => {
-  await store.close();
-  await removeDirectory(sandbox);
+  return async () => {
+    await store.close();
+    fresh.remove();
+  };
 });
 
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {

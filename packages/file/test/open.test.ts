@@ -2,19 +2,20 @@ import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { createStore, SessionManager } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshDirectory } from '@mcp-session/test-utils';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { FileSessionStore, storeFromUrl } from '../src/index.js';
-import { freshDirectory, removeDirectory, runWorker } from './helpers.js';
+import { runWorker } from './helpers.js';
 
 let sandbox: string;
 
-beforeEach(async () => {
-  sandbox = await freshDirectory();
-});
-
-afterEach(async () => {
-  await chmod(sandbox, 0o700).catch(() => undefined);
-  await removeDirectory(sandbox);
+beforeEach(() => {
+  const fresh = freshDirectory('file-open');
+  sandbox = fresh.path;
+  return async () => {
+    await chmod(sandbox, 0o700).catch(() => undefined);
+    fresh.remove();
+  };
 });
 
 describe('file: URLs', () => {

@@ -4,9 +4,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { SessionRecord } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshDirectory } from '@mcp-session/test-utils';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { FileSessionStore, type FileStoreWarning } from '../src/index.js';
-import { deadPid, freshDirectory, openCollecting, removeDirectory } from './helpers.js';
+import { deadPid, openCollecting } from './helpers.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const now = Date.now();
@@ -16,13 +17,13 @@ let store: FileSessionStore;
 let warnings: FileStoreWarning[];
 
 beforeEach(async () => {
-  directory = await freshDirectory();
+  const fresh = freshDirectory('file-recovery');
+  directory = fresh.path;
   ({ store, warnings } = await openCollecting(directory));
-});
-
-afterEach(async () => {
-  await store.close();
-  await removeDirectory(directory);
+  return async () => {
+    await store.close();
+    fresh.remove();
+  };
 });
 
 function paths(id: string) {

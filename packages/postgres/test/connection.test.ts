@@ -1,18 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { createStore } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
+import { cleanupAfterEach } from '@mcp-session/test-utils';
+import {
+  adminPool,
+  freshPostgresSchema,
+  POSTGRES_URL,
+  postgresUrlWith,
+} from '@mcp-session/test-utils/postgres';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { PostgresSessionStore, storeFromUrl } from '../src/index.js';
-import { adminPool, dropSchema, freshSchema, POSTGRES_URL, urlWith } from './helpers.js';
 
 const admin = adminPool();
-const schemas: string[] = [];
+const cleanups = cleanupAfterEach();
 
+/** A schema name of the test's own, dropped after it. */
 function schema(): string {
-  const name = freshSchema();
-  schemas.push(name);
-  return name;
+  const fresh = freshPostgresSchema();
+  cleanups.push(fresh.drop);
+  return fresh.schema;
 }
 
 /** Round-trips one record, proving the store is connected, migrated and writing where it should. */
@@ -32,15 +39,12 @@ async function backends(applicationName: string): Promise<number> {
   return Number(result.rows[0]?.count);
 }
 
-afterEach(async () => {
-  for (const name of schemas.splice(0)) await dropSchema(admin, name);
-});
 afterAll(() => admin.end());
 
 describe('connection inputs', () => {
   it('a URL: the schema parameter places the tables, and connections are named mcp-session', async () => {
     const name = schema();
-    const store = await storeFromUrl(urlWith({ schema: name }));
+    const store = await storeFromUrl(postgresUrlWith({ schema: name }));
     const record = await roundTrip(store);
     const stored = await admin.query(`SELECT id FROM "${name}".mcp_sessions`);
     expect(stored.rows).toEqual([{ id: record.id }]);
@@ -51,7 +55,7 @@ describe('connection inputs', () => {
   it('a URL with application_name keeps that name; close ends every connection of its pool', async () => {
     const applicationName = `mcp-test-${randomBytes(4).toString('hex')}`;
     const store = await storeFromUrl(
-      urlWith({ schema: schema(), application_name: applicationName, poolSize: '3' }),
+      postgresUrlWith({ schema: schema(), application_name: applicationName, poolSize: '3' }),
     );
     await Promise.all([roundTrip(store), roundTrip(store), roundTrip(store)]);
     expect(await backends(applicationName)).toBeGreaterThan(0);
@@ -62,7 +66,7 @@ describe('connection inputs', () => {
 
   it('createStore opens postgres:// and postgresql:// URLs through the registry', async () => {
     for (const scheme of ['postgres', 'postgresql']) {
-      const url = urlWith({ schema: schema() }).replace(/^postgres(ql)?:/, `${scheme}:`);
+      const url = postgresUrlWith({ schema: schema() }).replace(/^postgres(ql)?:/, `${scheme}:`);
       const store = await createStore(url);
       expect(store).toBeInstanceOf(PostgresSessionStore);
       await roundTrip(store);
@@ -101,7 +105,7 @@ describe('connection inputs', () => {
     const fromUrl = schema();
     const fromOption = schema();
     const store = await PostgresSessionStore.open({
-      connection: urlWith({ schema: fromUrl, autoMigrate: 'false' }),
+      connection: postgresUrlWith({ schema: fromUrl, autoMigrate: 'false' }),
       schema: fromOption,
       autoMigrate: true,
     });
@@ -138,7 +142,9 @@ describe('connection inputs', () => {
       await store.close();
       await pool.end();
     }
-    const byUrl = await storeFromUrl(urlWith({ schema: schema(), preparedStatements: 'false' }));
+    const byUrl = await storeFromUrl(
+      postgresUrlWith({ schema: schema(), preparedStatements: 'false' }),
+    );
     await roundTrip(byUrl);
     await byUrl.close();
   });
@@ -223,7 +229,7 @@ describe('bad options', () => {
       expect(String((error as Error).message), url).not.toContain('secret-password');
     }
     const largest = new PostgresSessionStore({
-      connection: urlWith({ poolSize: '16', connect_timeout: '2147483' }),
+      connection: postgresUrlWith({ poolSize: '16', connect_timeout: '2147483' }),
     });
     await largest.close();
   });

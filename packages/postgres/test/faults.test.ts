@@ -2,18 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { isSessionError, type JsonValue } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanupAfterEach } from '@mcp-session/test-utils';
+import { adminPool, freshPostgresSchema } from '@mcp-session/test-utils/postgres';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { PostgresSessionStore, storeFromUrl } from '../src/index.js';
-import { adminPool, dropSchema, freshSchema, urlWith } from './helpers.js';
 
 const admin = adminPool();
-const schemas: string[] = [];
-const stores: PostgresSessionStore[] = [];
-
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((store) => store.close()));
-  for (const name of schemas.splice(0)) await dropSchema(admin, name);
-});
+const cleanups = cleanupAfterEach();
 afterAll(() => admin.end());
 
 /** A store whose connections carry a name no other test uses, so they can be found and killed. */
@@ -21,12 +16,10 @@ async function namedStore(
   poolSize: number,
 ): Promise<{ store: PostgresSessionStore; name: string }> {
   const name = `mcp-fault-${randomBytes(4).toString('hex')}`;
-  const schema = freshSchema();
-  schemas.push(schema);
-  const store = await storeFromUrl(
-    urlWith({ schema, application_name: name, poolSize: String(poolSize) }),
-  );
-  stores.push(store);
+  const { url, drop } = freshPostgresSchema({ application_name: name, poolSize: String(poolSize) });
+  cleanups.push(drop);
+  const store = await storeFromUrl(url);
+  cleanups.push(() => store.close());
   return { store, name };
 }
 
@@ -194,7 +187,7 @@ describe('faults', () => {
     );
 
     const lazy = new PostgresSessionStore({ connection: url });
-    stores.push(lazy);
+    cleanups.push(() => lazy.close());
     await expect(lazy.stats(Date.now())).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
     await expect(lazy.get('any', { now: Date.now() })).rejects.toMatchObject({
       message: expect.stringMatching(/^Postgres get failed: .*ECONNREFUSED/),
@@ -206,11 +199,11 @@ describe('faults', () => {
   });
 
   it('a driver failure surfaces as StoreUnavailableError naming Postgres and the primitive, the driver error as cause', async () => {
-    const schema = freshSchema();
-    schemas.push(schema);
     // lock_timeout goes to pg as a driver parameter: waiting for a held lock fails on demand.
-    const store = await storeFromUrl(urlWith({ schema, lock_timeout: '50' }));
-    stores.push(store);
+    const { schema, url, drop } = freshPostgresSchema({ lock_timeout: '50' });
+    cleanups.push(drop);
+    const store = await storeFromUrl(url);
+    cleanups.push(() => store.close());
     const now = Date.now();
     const record = makeRecord(now);
     await store.create(record, { now });

@@ -1,22 +1,28 @@
 import { makeRecord } from '@mcp-session/test-suite';
+import { cleanupAfterEach } from '@mcp-session/test-utils';
+import {
+  adminPool,
+  freshPostgresSchema,
+  POSTGRES_URL,
+  postgresUrlWith,
+} from '@mcp-session/test-utils/postgres';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, PostgresSessionStore, SCHEMA_VERSION } from '../src/index.js';
-import { adminPool, dropSchema, freshSchema, POSTGRES_URL, urlWith } from './helpers.js';
 
 const admin = adminPool();
-const schemas: string[] = [];
-const pools: pg.Pool[] = [];
+const cleanups = cleanupAfterEach();
 
+/** A schema name of the test's own, dropped after it. */
 function schema(): string {
-  const name = freshSchema();
-  schemas.push(name);
-  return name;
+  const fresh = freshPostgresSchema();
+  cleanups.push(fresh.drop);
+  return fresh.schema;
 }
 
 function pool(max = 1): pg.Pool {
   const created = new pg.Pool({ connectionString: POSTGRES_URL, max });
-  pools.push(created);
+  cleanups.push(() => created.end());
   return created;
 }
 
@@ -32,10 +38,6 @@ async function schemaExists(name: string): Promise<boolean> {
   return result.rowCount === 1;
 }
 
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()));
-  for (const name of schemas.splice(0)) await dropSchema(admin, name);
-});
 afterAll(() => admin.end());
 
 const allVersions = Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1);
@@ -58,7 +60,7 @@ describe('migrations', () => {
     const name = schema();
     const stores = await Promise.all(
       Array.from({ length: 10 }, () =>
-        PostgresSessionStore.open({ connection: urlWith({ schema: name, poolSize: '1' }) }),
+        PostgresSessionStore.open({ connection: postgresUrlWith({ schema: name, poolSize: '1' }) }),
       ),
     );
     try {
@@ -73,7 +75,7 @@ describe('migrations', () => {
 
   it('autoMigrate: false refuses an unmigrated schema until migrate() runs, then the same store works', async () => {
     const name = schema();
-    const url = urlWith({ schema: name, autoMigrate: 'false' });
+    const url = postgresUrlWith({ schema: name, autoMigrate: 'false' });
     const store = new PostgresSessionStore({ connection: url });
     try {
       const now = Date.now();
@@ -107,10 +109,10 @@ describe('migrations', () => {
   it('migrate accepts a URL, a pool (left open) or a pool config; an explicit schema beats the URL', async () => {
     const fromUrl = schema();
     const fromOption = schema();
-    expect((await migrate(urlWith({ schema: fromUrl }))).applied).toEqual(allVersions);
-    expect((await migrate(urlWith({ schema: fromUrl }), { schema: fromOption })).schema).toBe(
-      fromOption,
-    );
+    expect((await migrate(postgresUrlWith({ schema: fromUrl }))).applied).toEqual(allVersions);
+    expect(
+      (await migrate(postgresUrlWith({ schema: fromUrl }), { schema: fromOption })).schema,
+    ).toBe(fromOption);
     expect(await appliedVersions(fromOption)).toEqual(allVersions);
 
     const ownPool = pool();

@@ -1,25 +1,25 @@
 import type { JsonObject, SessionRecord } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
+import { cleanupAfterEach } from '@mcp-session/test-utils';
+import {
+  adminPool,
+  freshPostgresSchema,
+  POSTGRES_URL,
+  postgresUrlWith,
+} from '@mcp-session/test-utils/postgres';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresSessionStore, storeFromUrl } from '../src/index.js';
-import { adminPool, dropSchema, freshSchema, POSTGRES_URL, urlWith } from './helpers.js';
 
 const admin = adminPool();
-const schemas: string[] = [];
-const closers: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  for (const name of schemas.splice(0)) await dropSchema(admin, name);
-});
+const cleanups = cleanupAfterEach();
 afterAll(() => admin.end());
 
 async function openStore(): Promise<PostgresSessionStore> {
-  const schema = freshSchema();
-  schemas.push(schema);
-  const store = await storeFromUrl(urlWith({ schema }));
-  closers.push(() => store.close());
+  const { url, drop } = freshPostgresSchema();
+  cleanups.push(drop);
+  const store = await storeFromUrl(url);
+  cleanups.push(() => store.close());
   return store;
 }
 
@@ -33,8 +33,8 @@ async function rows(sql: string, params: unknown[] = []): Promise<number> {
  * append function) included, and hands the plans to the test.
  */
 async function explainingStore(): Promise<{ store: PostgresSessionStore; plans: () => string[] }> {
-  const schema = freshSchema();
-  schemas.push(schema);
+  const { schema, drop } = freshPostgresSchema();
+  cleanups.push(drop);
   const options = [
     'session_preload_libraries=auto_explain',
     'auto_explain.log_min_duration=0',
@@ -54,7 +54,7 @@ async function explainingStore(): Promise<{ store: PostgresSessionStore; plans: 
     });
   });
   const store = await PostgresSessionStore.open({ connection: pool, schema });
-  closers.push(async () => {
+  cleanups.push(async () => {
     await store.close();
     await pool.end();
   });
@@ -179,8 +179,8 @@ describe('what is physically stored', () => {
 describe('sweep', () => {
   it('concurrent sweepers on two stores share the work, and a row being written is skipped, not waited for', async () => {
     const store = await openStore();
-    const other = await storeFromUrl(urlWith({ schema: store.schema }));
-    closers.push(() => other.close());
+    const other = await storeFromUrl(postgresUrlWith({ schema: store.schema }));
+    cleanups.push(() => other.close());
     const now = Date.now();
     const expiring: SessionRecord[] = Array.from({ length: 41 }, () =>
       makeRecord(now, { expiresAt: now + 10 }),

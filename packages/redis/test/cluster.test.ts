@@ -1,15 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManualClock, SessionManager } from '@mcp-session/core';
 import { makeRecord, runStoreConformance } from '@mcp-session/test-suite';
+import { freshDirectory } from '@mcp-session/test-utils';
+import { freshRedisPrefix, freshRedisStore } from '@mcp-session/test-utils/redis';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
 import { KeyLayout } from '../src/keys.js';
 import { SCRIPTS } from '../src/scripts.js';
-import { keysOf, prefixOf, randomPrefix, removePrefix, storeUrl } from './helpers.js';
+import { keysOf, prefixOf, removePrefix } from './helpers.js';
 import { createCluster, killRedis, type RedisServer, sparePort, startRedis } from './servers.js';
 
 /*
@@ -17,7 +18,7 @@ import { createCluster, killRedis, type RedisServer, sparePort, startRedis } fro
  * redis-cli --cluster create. The conformance suite runs against a store built on an ioredis Cluster the
  * test passes in (child processes open their own from a cluster=true URL).
  */
-const directory = mkdtempSync(join(tmpdir(), 'mcp-session-redis-cluster-'));
+const directory = freshDirectory('redis-cluster');
 const servers: RedisServer[] = [];
 let cluster: Cluster;
 let seedUrl = '';
@@ -26,7 +27,7 @@ beforeAll(async () => {
   const ports: number[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await sparePort();
-    const dir = mkdtempSync(join(directory, `node-${port}-`));
+    const dir = mkdtempSync(join(directory.path, `node-${port}-`));
     servers.push(
       await startRedis(port, dir, [
         '--cluster-enabled',
@@ -56,7 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.quit();
   for (const server of servers) await killRedis(server);
-  rmSync(directory, { recursive: true, force: true });
+  directory.remove();
 });
 
 function open(location: string): RedisSessionStore {
@@ -65,7 +66,7 @@ function open(location: string): RedisSessionStore {
 
 runStoreConformance({
   name: 'redis cluster',
-  location: () => storeUrl({ cluster: 'true' }, seedUrl),
+  location: () => freshRedisStore({ cluster: 'true' }, seedUrl).url,
   open,
   destroy: async (location) => {
     await removePrefix(cluster, prefixOf(location));
@@ -76,7 +77,7 @@ runStoreConformance({
 
 describe('redis cluster: key layout and index upkeep', () => {
   it('keeps every key of a session in one slot, the index in another, and spreads sessions over the masters', async () => {
-    const prefix = randomPrefix();
+    const prefix = freshRedisPrefix();
     const store = new RedisSessionStore({ client: cluster, prefix });
     const clock = new ManualClock();
     const manager = new SessionManager({ store, clock });
@@ -119,7 +120,7 @@ describe('redis cluster: key layout and index upkeep', () => {
   });
 
   it('repairs an index entry a lost write left stale: listing finds the record, and the next write re-indexes a lost one', async () => {
-    const prefix = randomPrefix();
+    const prefix = freshRedisPrefix();
     const store = new RedisSessionStore({ client: cluster, prefix });
     const [, , , , meta, sum] = new KeyLayout(prefix).index as string[];
     const now = Date.now();
@@ -159,7 +160,7 @@ describe('redis cluster: key layout and index upkeep', () => {
   });
 
   it('drops index entries of sessions Redis expired on its own, on later creates and in sweep', async () => {
-    const prefix = randomPrefix();
+    const prefix = freshRedisPrefix();
     // No grace, and a clock an hour behind Redis's: these sessions are expired natively at once.
     const store = new RedisSessionStore({ client: cluster, prefix, expiryGraceMs: 0 });
     const [, , exp, , meta] = new KeyLayout(prefix).index as string[];

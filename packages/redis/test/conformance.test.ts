@@ -1,16 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { runStoreConformance } from '@mcp-session/test-suite';
+import { freshRedisStore, REDIS_URL } from '@mcp-session/test-utils/redis';
 import { Redis } from 'ioredis';
 import { afterAll, expect } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
-import { keysOf, prefixOf, REDIS_URL, removePrefix, storeUrl } from './helpers.js';
+import { keysOf, prefixOf, removePrefix } from './helpers.js';
 
 const admin = new Redis(REDIS_URL);
 afterAll(() => admin.quit());
 
 runStoreConformance({
   name: 'redis',
-  location: () => storeUrl(),
+  location: () => freshRedisStore().url,
   open: (location) => new RedisSessionStore({ url: location }),
   destroy: async (location) => {
     await removePrefix(admin, prefixOf(location));

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type JsonValue, StoreUnavailableError } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
+import { freshDirectory } from '@mcp-session/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
 import {
@@ -20,25 +20,25 @@ import {
  * directory, one starts only after the store, one sits behind a TCP proxy that cuts the network. The
  * store instance is never recreated.
  */
-const directory = mkdtempSync(join(tmpdir(), 'mcp-session-redis-fault-'));
+const directory = freshDirectory('redis-fault');
 const servers: RedisServer[] = [];
 afterAll(async () => {
   for (const server of servers) await killRedis(server);
-  rmSync(directory, { recursive: true, force: true });
+  directory.remove();
 });
 
 const DURABLE = ['--appendonly', 'yes', '--appendfsync', 'always'];
 
 /** Everything the server at `port` had persisted in its append-only files, as text. */
 function persisted(port: number): string {
-  const dir = join(directory, String(port), 'appendonlydir');
+  const dir = join(directory.path, String(port), 'appendonlydir');
   return readdirSync(dir)
     .map((file) => readFileSync(join(dir, file), 'latin1'))
     .join('');
 }
 
 async function start(port: number): Promise<RedisServer> {
-  const dir = join(directory, String(port));
+  const dir = join(directory.path, String(port));
   mkdirSync(dir, { recursive: true });
   const server = await startRedis(port, dir, DURABLE);
   servers.push(server);

@@ -1,26 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import { KeyLayout } from '../src/keys.js';
 
-/** The Redis the tests use (REDIS_URL, default the local one). */
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** A fresh random key prefix, so concurrent test runs never share keys. */
-export function randomPrefix(): string {
-  return `t-${randomBytes(8).toString('hex')}`;
-}
-
-/** A store URL on REDIS_URL with a fresh prefix and extra query options. */
-export function storeUrl(options: Record<string, string> = {}, base = REDIS_URL): string {
-  const url = new URL(base);
-  url.searchParams.set('prefix', randomPrefix());
-  for (const [key, value] of Object.entries(options)) url.searchParams.set(key, value);
-  return url.toString();
-}
-
-/** The prefix of a store URL. */
+/** The prefix of a store URL (one from `freshRedisStore`); fails the test when it has none. */
 export function prefixOf(location: string): string {
-  return new URL(location).searchParams.get('prefix') as string;
+  const prefix = new URL(location).searchParams.get('prefix');
+  if (prefix === null) throw new Error(`${location} has no prefix`);
+  return prefix;
 }
 
 /** Every key of a prefix, from every master when the client is a Cluster. */

@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { runStoreConformance } from '@mcp-session/test-suite';
+import { freshRedisStore, REDIS_URL } from '@mcp-session/test-utils/redis';
 import { Redis } from 'ioredis5';
 import { afterAll, expect } from 'vitest';
 import { type RedisClient, RedisSessionStore } from '../src/index.js';
-import { keysOf, prefixOf, REDIS_URL, removePrefix, storeUrl } from './helpers.js';
+import { keysOf, prefixOf, removePrefix } from './helpers.js';
 
 /*
  * The declared peer range includes ioredis 5: the whole suite runs against a store built on an ioredis
@@ -15,7 +16,7 @@ afterAll(() => ioredis5.quit());
 
 runStoreConformance({
   name: 'redis on ioredis 5',
-  location: () => storeUrl(),
+  location: () => freshRedisStore().url,
   open: (location) => new RedisSessionStore({ client, prefix: prefixOf(location) }),
   destroy: async (location) => {
     await removePrefix(client, prefixOf(location));

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   createStore,
   InvalidStoreUrlError,
@@ -11,27 +8,34 @@ import {
 } from '@mcp-session/core';
 import { MAX_TIMER_MS, StoreUnavailableError } from '@mcp-session/core/adapter';
 import { makeRecord } from '@mcp-session/test-suite';
+import { freshDirectory } from '@mcp-session/test-utils';
+import {
+  freshRedisPrefix,
+  freshRedisStore,
+  REDIS_URL,
+  removeRedisPrefix,
+} from '@mcp-session/test-utils/redis';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, storeFromUrl } from '../src/index.js';
 import { KeyLayout } from '../src/keys.js';
 import { SCRIPTS } from '../src/scripts.js';
-import { keysOf, prefixOf, REDIS_URL, randomPrefix, removePrefix, storeUrl } from './helpers.js';
+import { keysOf } from './helpers.js';
 import { killRedis, sparePort, startRedis } from './servers.js';
 
 const admin = new Redis(REDIS_URL);
 const opened: SessionStore[] = [];
-const prefixes: string[] = [];
+const removals: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const store of opened) await store.close();
-  for (const prefix of prefixes) await removePrefix(admin, prefix);
+  for (const remove of removals) await remove();
   await admin.quit();
 });
 
 /** A store on REDIS_URL with a fresh prefix, closed and cleaned up after the file. */
 function freshStore(options: Record<string, string> = {}): RedisSessionStore {
-  const url = storeUrl(options);
-  prefixes.push(prefixOf(url));
+  const { url, remove } = freshRedisStore(options);
+  removals.push(remove);
   const store = new RedisSessionStore({ url });
   opened.push(store);
   return store;
@@ -176,8 +180,8 @@ describe('opening a Redis store', () => {
   });
 
   it('opens redis:// URLs through createStore', async () => {
-    const url = storeUrl();
-    prefixes.push(prefixOf(url));
+    const { url, remove } = freshRedisStore();
+    removals.push(remove);
     const store = await createStore(url);
     expect(store).toBeInstanceOf(RedisSessionStore);
     const now = Date.now();
@@ -190,8 +194,8 @@ describe('opening a Redis store', () => {
 
   it('leaves a client it was given open on close, and closes one it created', async () => {
     const client = new Redis(REDIS_URL);
-    const prefix = randomPrefix();
-    prefixes.push(prefix);
+    const prefix = freshRedisPrefix();
+    removals.push(() => removeRedisPrefix(prefix));
     const store = new RedisSessionStore({ client, prefix });
     const now = Date.now();
     await store.create(makeRecord(now), { now });
@@ -218,8 +222,8 @@ describe('opening a Redis store', () => {
 describe('scripts', () => {
   it('keep working after SCRIPT FLUSH: EVALSHA falls back to EVAL once, and nothing runs twice', async () => {
     // A private server: flushing the shared one's script cache would disturb other test runs.
-    const dir = mkdtempSync(join(tmpdir(), 'mcp-session-redis-scripts-'));
-    const server = await startRedis(await sparePort(), dir, ['--appendonly', 'no']);
+    const dir = freshDirectory('redis-scripts');
+    const server = await startRedis(await sparePort(), dir.path, ['--appendonly', 'no']);
     const flusher = new Redis({ port: server.port, host: '127.0.0.1' });
     const store = new RedisSessionStore({ url: `redis://127.0.0.1:${server.port}?prefix=flush` });
     try {
@@ -255,7 +259,7 @@ describe('scripts', () => {
       await store.close();
       flusher.disconnect();
       await killRedis(server);
-      rmSync(dir, { recursive: true, force: true });
+      dir.remove();
     }
   });
 });
@@ -455,7 +459,7 @@ describe('driver failures', () => {
   });
 
   it('without a connection, fail after commandTimeoutMs naming the primitive, having sent nothing', async () => {
-    const prefix = randomPrefix();
+    const prefix = freshRedisPrefix();
     const store = new RedisSessionStore({
       url: `redis://127.0.0.1:${await sparePort()}?prefix=${prefix}&commandTimeoutMs=50`,
     });

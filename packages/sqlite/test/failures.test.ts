@@ -1,14 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSessionError } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
+import { freshDirectory } from '@mcp-session/test-utils';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteSessionStore } from '../src/index.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'mcp-session-sqlite-failures-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const { path: directory, remove } = freshDirectory('sqlite-failures');
+afterAll(remove);
 
 const now = 1_767_225_600_000;
 

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createStore, ManualClock, SessionManager, type SessionStore } from '@mcp-session/core';
 import { MAX_TIMER_MS } from '@mcp-session/core/adapter';
+import { freshDirectory } from '@mcp-session/test-utils';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, SqliteSessionStore, storeFromUrl } from '../src/index.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'mcp-session-sqlite-open-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const { path: directory, remove } = freshDirectory('sqlite-open');
+afterAll(remove);
 
 function open(database: string): () => SqliteSessionStore {
   return () => new SqliteSessionStore({ database });

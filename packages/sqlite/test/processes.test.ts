@@ -1,16 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeRecord } from '@mcp-session/test-suite';
+import { freshDirectory } from '@mcp-session/test-utils';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteSessionStore } from '../src/index.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'mcp-session-sqlite-processes-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const { path: directory, remove } = freshDirectory('sqlite-processes');
+afterAll(remove);
 
 const worker = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;

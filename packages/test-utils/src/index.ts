@@ -1,5 +1,10 @@
 export { type Cleanups, cleanupAfterEach } from './cleanup.js';
 export {
+  type ConformanceLocations,
+  conformanceLocations,
+  type FreshLocation,
+} from './conformance.js';
+export {
   type FreshDirectory,
   type FreshSqliteFile,
   freshDirectory,
