@@ -3,7 +3,7 @@ import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSessionError } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
-import { freshDirectory } from '@mcp-session/test-utils';
+import { everyPrimitive, freshDirectory } from '@mcp-session/test-utils';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FileSessionStore } from '../src/index.js';
 
@@ -17,21 +17,6 @@ beforeEach(() => {
   return fresh.remove;
 });
 
-/** Every primitive of `store`, called on a session that exists (or existed) with valid arguments. */
-function everyPrimitive(store: FileSessionStore, id: string): [string, () => Promise<unknown>][] {
-  return [
-    ['create', () => store.create(makeRecord(now), { now })],
-    ['get', () => store.get(id, { now })],
-    ['update', () => store.update(id, { contextSet: { a: 1 } }, { now })],
-    ['append', () => store.append(id, 'history', [1], { now })],
-    ['read', () => store.read(id, 'history', { now })],
-    ['delete', () => store.delete(id)],
-    ['list', () => store.list({ now, limit: 10 })],
-    ['sweep', () => store.sweep(now)],
-    ['stats', () => store.stats(now)],
-  ];
-}
-
 describe('close', () => {
   it('after close every primitive fails with STORE_CLOSED and touches nothing', async () => {
     const store = await FileSessionStore.open(directory);
@@ -39,7 +24,7 @@ describe('close', () => {
     await store.create(record, { now });
     await store.close();
     const before = await readdir(join(directory, 'sessions'), { recursive: true });
-    for (const [primitive, call] of everyPrimitive(store, record.id)) {
+    for (const [primitive, call] of everyPrimitive(store, record.id, now)) {
       await expect(call(), primitive).rejects.toMatchObject({ code: 'STORE_CLOSED' });
     }
     expect(await readdir(join(directory, 'sessions'), { recursive: true })).toEqual(before);
@@ -70,7 +55,7 @@ describe('file system failures', () => {
     // root too, which permission bits would not stop.
     await rename(join(directory, 'sessions'), join(directory, 'sessions-moved'));
     await writeFile(join(directory, 'sessions'), 'not a directory');
-    for (const [primitive, call] of everyPrimitive(store, record.id)) {
+    for (const [primitive, call] of everyPrimitive(store, record.id, now)) {
       const error = await call().then(
         () => expect.fail(`${primitive} succeeded without its directory`),
         (failure: unknown) => failure,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { isSessionError } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
-import { freshDirectory } from '@mcp-session/test-utils';
+import { everyPrimitive, freshDirectory } from '@mcp-session/test-utils';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteSessionStore } from '../src/index.js';
@@ -11,21 +11,6 @@ afterAll(remove);
 
 const now = 1_767_225_600_000;
 
-/** Every primitive of `store`, called on a session that exists (or existed) with valid arguments. */
-function everyPrimitive(store: SqliteSessionStore, id: string): [string, () => Promise<unknown>][] {
-  return [
-    ['create', () => store.create(makeRecord(now), { now })],
-    ['get', () => store.get(id, { now })],
-    ['update', () => store.update(id, { contextSet: { a: 1 } }, { now })],
-    ['append', () => store.append(id, 'history', [1], { now })],
-    ['read', () => store.read(id, 'history', { now })],
-    ['delete', () => store.delete(id)],
-    ['list', () => store.list({ now, limit: 10 })],
-    ['sweep', () => store.sweep(now)],
-    ['stats', () => store.stats(now)],
-  ];
-}
-
 describe('after close', () => {
   it('every primitive fails with STORE_CLOSED, also on a Database passed in that stays open', async () => {
     const db = new BetterSqlite3(join(directory, 'passed-in.db'));
@@ -34,7 +19,7 @@ describe('after close', () => {
     await store.create(record, { now });
     await store.close();
     expect(db.open).toBe(true);
-    for (const [primitive, call] of everyPrimitive(store, record.id)) {
+    for (const [primitive, call] of everyPrimitive(store, record.id, now)) {
       await expect(call(), primitive).rejects.toMatchObject({ code: 'STORE_CLOSED' });
     }
     expect(db.prepare('SELECT COUNT(*) AS n FROM sessions').get()).toEqual({ n: 1 });
@@ -64,7 +49,7 @@ describe('driver failures', () => {
     await store.create(record, { now });
     // Closed behind the store's back: the store is open, its driver is not.
     db.close();
-    for (const [primitive, call] of everyPrimitive(store, record.id)) {
+    for (const [primitive, call] of everyPrimitive(store, record.id, now)) {
       const error = await call().then(
         () => expect.fail(`${primitive} succeeded on a closed database`),
         (failure: unknown) => failure,

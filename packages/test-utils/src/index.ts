@@ -10,4 +10,5 @@ export {
   freshDirectory,
   freshSqliteFile,
 } from './files.js';
+export { everyPrimitive } from './primitives.js';
 export { importSecondCoreCopy, type SecondCoreCopy } from './second-core.js';
