@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { SessionStore } from '@mcp-session/core';
+import { makeRecord } from '@mcp-session/test-suite';
 
 /**
  * One valid call of every store primitive, named, on the session `id` (which exists or existed) at `now`;
@@ -11,18 +11,7 @@ export function everyPrimitive(
   id: string,
   now: number,
 ): [primitive: string, call: () => Promise<unknown>][] {
-  const fresh = {
-    id: randomBytes(32).toString('hex'),
-    state: 'active' as const,
-    context: {},
-    metadata: {},
-    owner: null,
-    createdAt: now,
-    lastActivityAt: now,
-    expiresAt: now + 3_600_000,
-    version: 1,
-    messageCount: 0,
-  };
+  const fresh = makeRecord(now);
   return [
     ['create', () => store.create(fresh, { now })],
     ['get', () => store.get(id, { now })],
