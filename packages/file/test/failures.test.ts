@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSessionError } from '@mcp-session/core';
-import { makeRecord } from '@mcp-session/test-suite';
-import { everyPrimitive, freshDirectory } from '@mcp-session/test-utils';
+import { everyPrimitive, makeRecord } from '@mcp-session/test-suite';
+import { freshDirectory } from '@mcp-session/test-utils';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FileSessionStore } from '../src/index.js';
 

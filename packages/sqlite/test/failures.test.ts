@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { isSessionError } from '@mcp-session/core';
-import { makeRecord } from '@mcp-session/test-suite';
-import { everyPrimitive, freshDirectory } from '@mcp-session/test-utils';
+import { everyPrimitive, makeRecord } from '@mcp-session/test-suite';
+import { freshDirectory } from '@mcp-session/test-utils';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteSessionStore } from '../src/index.js';

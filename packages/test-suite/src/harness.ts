@@ -82,6 +82,29 @@ export function makeRecord(now: number, overrides: Partial<SessionRecord> = {}):
   };
 }
 
+/**
+ * One valid call of every store primitive, named, on the session `id` (which exists or existed) at `now`;
+ * `create` makes a new record. For tests of how every primitive behaves in one situation (after
+ * `close()`, with the backend gone): `for (const [primitive, call] of everyPrimitive(store, id, now))`.
+ */
+export function everyPrimitive(
+  store: SessionStore,
+  id: string,
+  now: number,
+): [primitive: string, call: () => Promise<unknown>][] {
+  return [
+    ['create', () => store.create(makeRecord(now), { now })],
+    ['get', () => store.get(id, { now })],
+    ['update', () => store.update(id, { contextSet: { a: 1 } }, { now })],
+    ['append', () => store.append(id, 'history', [1], { now })],
+    ['read', () => store.read(id, 'history', { now })],
+    ['delete', () => store.delete(id)],
+    ['list', () => store.list({ now, limit: 10 })],
+    ['sweep', () => store.sweep(now)],
+    ['stats', () => store.stats(now)],
+  ];
+}
+
 const CHILD_TIMEOUT_MS = 120_000;
 
 async function runChild(

@@ -1,5 +1,5 @@
 export { conformanceCases } from './cases/index.js';
-export { makeRecord, runConformanceCase, type SkipReason } from './harness.js';
+export { everyPrimitive, makeRecord, runConformanceCase, type SkipReason } from './harness.js';
 export { runStoreConformance } from './run.js';
 export {
   type CaseContext,

@@ -10,5 +10,4 @@ export {
   freshDirectory,
   freshSqliteFile,
 } from './files.js';
-export { everyPrimitive } from './primitives.js';
 export { importSecondCoreCopy, type SecondCoreCopy } from './second-core.js';

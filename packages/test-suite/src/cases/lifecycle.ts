@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { everyPrimitive } from '../harness.js';
 import type { ConformanceCase } from '../types.js';
 import { expectCode } from './helpers.js';
 
@@ -13,15 +14,11 @@ export const lifecycleCases: ConformanceCase[] = [
       const store = t.store;
       await store.close();
       await store.close();
-      await expectCode(store.get(record.id, { now }), 'STORE_CLOSED');
-      await expectCode(store.create(t.record(), { now }), 'STORE_CLOSED');
-      await expectCode(store.update(record.id, {}, { now }), 'STORE_CLOSED');
-      await expectCode(store.append(record.id, 'history', [1], { now }), 'STORE_CLOSED');
-      await expectCode(store.read(record.id, 'history', { now }), 'STORE_CLOSED');
-      await expectCode(store.delete(record.id), 'STORE_CLOSED');
-      await expectCode(store.list({ now, limit: 1 }), 'STORE_CLOSED');
-      await expectCode(store.sweep(now), 'STORE_CLOSED');
-      await expectCode(store.stats(now), 'STORE_CLOSED');
+      for (const [primitive, call] of everyPrimitive(store, record.id, now)) {
+        await expectCode(call(), 'STORE_CLOSED').catch((failure: unknown) => {
+          throw new Error(`${primitive} after close: ${String(failure)}`);
+        });
+      }
     },
   },
   {
