@@ -25,6 +25,7 @@ export {
   InvalidValueError,
   isSessionError,
   PayloadTooLargeError,
+  QuotaExceededError,
   SessionClosedError,
   SessionError,
   type SessionErrorCode,

@@ -14,7 +14,8 @@ export type SessionErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'STORE_CLOSED'
   | 'INVALID_STORE_URL'
-  | 'STORE_PACKAGE_MISSING';
+  | 'STORE_PACKAGE_MISSING'
+  | 'QUOTA_EXCEEDED';
 
 /**
  * Marks every error of this project. `Symbol.for` makes it the same symbol in every copy of this package,
@@ -220,6 +221,28 @@ export class StorePackageMissingError extends SessionError {
     super(
       `The "${scheme}:" session store needs ${packages.join(' and ')}. Install it: npm install ${packages.join(' ')}`,
       options,
+    );
+  }
+}
+
+/**
+ * A new session would exceed a quota on stored sessions: the owner's (`maxSessionsPerOwner`) or everyone's
+ * (`maxSessions`). Nothing was written. Close sessions that are no longer used, or wait for idle ones to
+ * expire.
+ */
+export class QuotaExceededError extends SessionError {
+  readonly code = 'QUOTA_EXCEEDED' as const;
+
+  constructor(
+    /** Whose quota: one owner's, or the store's total. */
+    readonly scope: 'owner' | 'total',
+    /** The quota, in sessions. */
+    readonly limit: number,
+  ) {
+    super(
+      scope === 'owner'
+        ? `This owner already has ${limit} sessions, the most allowed. Close sessions that are no longer used, or wait for idle ones to expire.`
+        : `The store holds ${limit} sessions, the most allowed. Retry later.`,
     );
   }
 }

@@ -6,6 +6,7 @@ export {
   InvalidValueError,
   isSessionError,
   PayloadTooLargeError,
+  QuotaExceededError,
   SessionClosedError,
   SessionError,
   type SessionErrorCode,
