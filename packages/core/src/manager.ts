@@ -278,12 +278,12 @@ export class SessionManager {
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.limits = resolveLimits(options.limits);
-    this.idleTimeoutMs = optionalDuration(
+    this.idleTimeoutMs = optionalPositiveInteger(
       options.idleTimeoutMs,
       DEFAULTS.idleTimeoutMs,
       'idleTimeoutMs',
     );
-    this.maxLifetimeMs = optionalDuration(
+    this.maxLifetimeMs = optionalPositiveInteger(
       options.maxLifetimeMs,
       DEFAULTS.maxLifetimeMs,
       'maxLifetimeMs',
@@ -298,12 +298,16 @@ export class SessionManager {
     assertPositiveInteger(this.closedRetentionMs, 'closedRetentionMs');
     this.historyCap = options.historyCap ?? DEFAULTS.historyCap;
     assertPositiveInteger(this.historyCap, 'historyCap');
-    this.maxSessionsPerOwner = optionalLimit(
+    this.maxSessionsPerOwner = optionalPositiveInteger(
       options.maxSessionsPerOwner,
       DEFAULTS.maxSessionsPerOwner,
       'maxSessionsPerOwner',
     );
-    this.maxSessions = optionalLimit(options.maxSessions, DEFAULTS.maxSessions, 'maxSessions');
+    this.maxSessions = optionalPositiveInteger(
+      options.maxSessions,
+      DEFAULTS.maxSessions,
+      'maxSessions',
+    );
     this.quotaRefreshMs = options.quotaRefreshMs ?? DEFAULTS.quotaRefreshMs;
     if (!(Number.isSafeInteger(this.quotaRefreshMs) && this.quotaRefreshMs >= 0)) {
       throw new InvalidValueError(
@@ -1047,27 +1051,16 @@ export class SessionManager {
   }
 }
 
-function optionalDuration(
+/** An option that null disables: undefined takes the default, anything else must be a positive integer. */
+function optionalPositiveInteger(
   value: number | null | undefined,
   fallback: number,
   name: string,
 ): number | null {
   if (value === null) return null;
-  const duration = value ?? fallback;
-  assertPositiveInteger(duration, name);
-  return duration;
-}
-
-/** A quota option: null disables it, undefined takes the default, anything else a positive integer. */
-function optionalLimit(
-  value: number | null | undefined,
-  fallback: number,
-  name: string,
-): number | null {
-  if (value === null) return null;
-  const limit = value ?? fallback;
-  assertPositiveInteger(limit, name);
-  return limit;
+  const chosen = value ?? fallback;
+  assertPositiveInteger(chosen, name);
+  return chosen;
 }
 
 function isWellFormedId(id: string, maxLength: number): boolean {
