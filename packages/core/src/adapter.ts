@@ -47,6 +47,7 @@ export {
 export type {
   AppendOptions,
   AppendResult,
+  CountOptions,
   CreateOptions,
   ListOptions,
   ListPage,
@@ -60,6 +61,7 @@ export type {
 } from './store.js';
 export {
   checkAppendArgs,
+  checkCountArgs,
   checkCreateArgs,
   checkDeleteArgs,
   checkGetArgs,
@@ -79,6 +81,7 @@ export {
   encodeListCursor,
   expectedStates,
   type GuardedFields,
+  isCounted,
   isExpired,
   isVisibleTo,
   slidingExpiry,

@@ -2,6 +2,7 @@ import { isSessionError, StoreClosedError } from './errors.js';
 import type {
   AppendOptions,
   AppendResult,
+  CountOptions,
   CreateOptions,
   ListOptions,
   ListPage,
@@ -13,6 +14,7 @@ import type {
 } from './store.js';
 import {
   checkAppendArgs,
+  checkCountArgs,
   checkCreateArgs,
   checkDeleteArgs,
   checkGetArgs,
@@ -147,6 +149,16 @@ export abstract class BaseSessionStore implements SessionStore {
     }
   }
 
+  async count(options: CountOptions): Promise<number> {
+    this.#assertOpen();
+    checkCountArgs(options);
+    try {
+      return await this.countRecords(options);
+    } catch (error) {
+      throw await this.#failure(error, 'count');
+    }
+  }
+
   async sweep(now: number, options?: SweepOptions): Promise<number> {
     this.#assertOpen();
     checkSweepArgs(now, options);
@@ -222,6 +234,13 @@ export abstract class BaseSessionStore implements SessionStore {
 
   /** `list`: one page of live records in storage-id order (`limit` is always given). */
   protected abstract listRecords(options: ListOptions): Promise<ListPage>;
+
+  /**
+   * `count`: how many live records of exactly `owner` (when given) in `states` (when given), computed by
+   * the backend — through the owner index when `owner` is given (`isCounted` states the rule for stores
+   * that look at records one by one).
+   */
+  protected abstract countRecords(options: CountOptions): Promise<number>;
 
   /** `sweep`: delete up to `limit` expired records and their logs; return how many. */
   protected abstract sweepExpired(now: number, limit: number): Promise<number>;

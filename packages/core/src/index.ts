@@ -53,6 +53,7 @@ export {
 export type {
   AppendOptions,
   AppendResult,
+  CountOptions,
   CreateOptions,
   ListOptions,
   ListPage,

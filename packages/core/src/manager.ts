@@ -2,6 +2,7 @@ import { type Clock, systemClock } from './clock.js';
 import {
   InvalidValueError,
   isSessionError,
+  QuotaExceededError,
   SessionClosedError,
   SessionNotFoundError,
   SessionSuspendedError,
@@ -72,6 +73,27 @@ export interface SessionManagerOptions {
   idBytes?: number;
   /** Size and structure limits for ids, context, metadata and messages. */
   limits?: Partial<SessionLimits>;
+  /**
+   * Most sessions one owner may have in the store, closed ones not counted (nor expired ones, which are
+   * gone): a create beyond it fails with `QuotaExceededError` (scope `owner`) and writes nothing. Default
+   * 1000; null disables it. Checked exactly on every create that has an owner, with `store.count` through
+   * the owner index (its cost grows with that owner's sessions only). This manager runs one owner's
+   * creates one at a time, so one process never overshoots; managers in other processes check on their
+   * own, so together they may overshoot by as many creates as they run for that owner at the same moment.
+   * Unbound sessions (no owner) count only toward `maxSessions`.
+   */
+  maxSessionsPerOwner?: number | null;
+  /**
+   * Most sessions the store may hold in all, closed ones not counted: a create beyond it fails with
+   * `QuotaExceededError` (scope `total`) and writes nothing. Default 100,000; null disables it.
+   * Approximate by design, so that a create never costs a count of the whole store: the manager counts
+   * at most once per `quotaRefreshMs` and adds the sessions it created since. Sessions closed or expired
+   * since the last count free their places at the next count; creates by other processes are seen only
+   * then, so together they may overshoot by what they create in one refresh interval.
+   */
+  maxSessions?: number | null;
+  /** How old the total count behind `maxSessions` may get before a create counts again. Default 10 s; 0 counts on every create. */
+  quotaRefreshMs?: number;
   /** Called when an event listener throws. Default: `console.error`. */
   onListenerError?: (error: unknown, event: string) => void;
 }
@@ -108,6 +130,8 @@ export interface ManagerCounters {
   transitions: number;
   versionConflicts: number;
   activityWrites: number;
+  /** Creates refused with `QuotaExceededError` (either scope). */
+  quotaRefusals: number;
 }
 
 /** Process-local counters plus the store's own aggregates. */
@@ -170,7 +194,27 @@ const DEFAULTS = {
   maxLifetimeMs: 24 * 60 * 60_000,
   closedRetentionMs: 60 * 60_000,
   historyCap: 100,
+  maxSessionsPerOwner: 1_000,
+  maxSessions: 100_000,
+  quotaRefreshMs: 10_000,
 };
+
+/** The states the quotas count: every state but closed (a tombstone holds no place). */
+const QUOTA_STATES: readonly SessionState[] = ['active', 'idle', 'suspended'];
+
+/** What the manager knows about the store's total, for `maxSessions`. */
+interface TotalQuotaState {
+  /** Sessions (not closed) the last count found. */
+  counted: number;
+  /** When it was counted, by the manager's clock; null before the first count. */
+  countedAt: number | null;
+  /** Sessions this manager created since that count. */
+  created: number;
+  /** Creates past the check and not yet finished, each already holding its place. */
+  pending: number;
+  /** The count under way, shared by every create that needs it. */
+  refreshing: Promise<void> | undefined;
+}
 
 const SESSION_MANAGER_BRAND = Symbol.for('@mcp-session/core.SessionManager');
 
@@ -201,7 +245,20 @@ export class SessionManager {
   readonly maxLifetimeMs: number | null;
   readonly activityWriteIntervalMs: number;
   readonly closedRetentionMs: number;
+  readonly maxSessionsPerOwner: number | null;
+  readonly maxSessions: number | null;
+  readonly quotaRefreshMs: number;
   readonly #idBytes: number;
+  /** The tail of each owner's queue of creates: one owner's quota check and create run one at a time. */
+  readonly #ownerQueues = new Map<string, Promise<unknown>>();
+  /** The last count behind `maxSessions`, and what this manager created since. */
+  readonly #total: TotalQuotaState = {
+    counted: 0,
+    countedAt: null,
+    created: 0,
+    pending: 0,
+    refreshing: undefined,
+  };
   readonly #events: TypedEmitter<SessionEvents>;
   readonly #counters: ManagerCounters = {
     sessionsCreated: 0,
@@ -212,6 +269,7 @@ export class SessionManager {
     transitions: 0,
     versionConflicts: 0,
     activityWrites: 0,
+    quotaRefusals: 0,
   };
 
   constructor(options: SessionManagerOptions) {
@@ -220,12 +278,12 @@ export class SessionManager {
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.limits = resolveLimits(options.limits);
-    this.idleTimeoutMs = optionalDuration(
+    this.idleTimeoutMs = optionalPositiveInteger(
       options.idleTimeoutMs,
       DEFAULTS.idleTimeoutMs,
       'idleTimeoutMs',
     );
-    this.maxLifetimeMs = optionalDuration(
+    this.maxLifetimeMs = optionalPositiveInteger(
       options.maxLifetimeMs,
       DEFAULTS.maxLifetimeMs,
       'maxLifetimeMs',
@@ -240,6 +298,22 @@ export class SessionManager {
     assertPositiveInteger(this.closedRetentionMs, 'closedRetentionMs');
     this.historyCap = options.historyCap ?? DEFAULTS.historyCap;
     assertPositiveInteger(this.historyCap, 'historyCap');
+    this.maxSessionsPerOwner = optionalPositiveInteger(
+      options.maxSessionsPerOwner,
+      DEFAULTS.maxSessionsPerOwner,
+      'maxSessionsPerOwner',
+    );
+    this.maxSessions = optionalPositiveInteger(
+      options.maxSessions,
+      DEFAULTS.maxSessions,
+      'maxSessions',
+    );
+    this.quotaRefreshMs = options.quotaRefreshMs ?? DEFAULTS.quotaRefreshMs;
+    if (!(Number.isSafeInteger(this.quotaRefreshMs) && this.quotaRefreshMs >= 0)) {
+      throw new InvalidValueError(
+        `quotaRefreshMs must be a whole number of milliseconds, 0 or more, got ${String(this.quotaRefreshMs)}`,
+      );
+    }
     this.hashIds = options.hashIds ?? true;
     this.#idBytes = options.idBytes ?? DEFAULT_ID_BYTES;
     generateSessionId(this.#idBytes);
@@ -266,7 +340,11 @@ export class SessionManager {
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────
 
-  /** Creates an active session with a fresh id, bound to `owner` when given. */
+  /**
+   * Creates an active session with a fresh id, bound to `owner` when given.
+   * @throws QuotaExceededError when the owner already has `maxSessionsPerOwner` sessions, or the store
+   *   `maxSessions` (closed ones not counted); nothing is written.
+   */
   async createSession(
     options: AccessOptions & { context?: JsonObject; metadata?: JsonObject } = {},
   ): Promise<Session> {
@@ -275,7 +353,51 @@ export class SessionManager {
     const metadata = options.metadata ?? {};
     validateJsonObject(context, this.limits, 'context', this.limits.maxContextBytes);
     validateJsonObject(metadata, this.limits, 'metadata', this.limits.maxMetadataBytes);
+    const create = () => this.#createWithinQuotas(owner, context, metadata);
+    if (owner === null || this.maxSessionsPerOwner === null) return create();
+    return this.#inOwnerQueue(owner, create);
+  }
+
+  /** Checks both quotas, then writes the session; a refusal writes nothing. */
+  async #createWithinQuotas(
+    owner: string | null,
+    context: JsonObject,
+    metadata: JsonObject,
+  ): Promise<Session> {
     const now = this.clock.now();
+    if (owner !== null && this.maxSessionsPerOwner !== null) {
+      const held = await this.store.count({ now, owner, states: QUOTA_STATES });
+      if (held >= this.maxSessionsPerOwner) {
+        this.#counters.quotaRefusals++;
+        throw new QuotaExceededError('owner', this.maxSessionsPerOwner);
+      }
+    }
+    const total = this.#total;
+    if (this.maxSessions !== null) {
+      await this.#refreshTotal(now);
+      // Synchronous from the check to taking the place: concurrent creates of this manager cannot
+      // both take the last one.
+      if (total.counted + total.created + total.pending >= this.maxSessions) {
+        this.#counters.quotaRefusals++;
+        throw new QuotaExceededError('total', this.maxSessions);
+      }
+    }
+    total.pending++;
+    try {
+      const session = await this.#insertSession(owner, context, metadata, now);
+      total.created++;
+      return session;
+    } finally {
+      total.pending--;
+    }
+  }
+
+  async #insertSession(
+    owner: string | null,
+    context: JsonObject,
+    metadata: JsonObject,
+    now: number,
+  ): Promise<Session> {
     for (let attempt = 0; ; attempt++) {
       const id = generateSessionId(this.#idBytes);
       const record: SessionRecord = {
@@ -300,6 +422,46 @@ export class SessionManager {
       this.#counters.sessionsCreated++;
       this.#events.emit('created', { id, owner });
       return { ...record, id };
+    }
+  }
+
+  /**
+   * Counts the store again when the last count is older than `quotaRefreshMs` (or the clock went back).
+   * Sessions created while the count runs stay in `created`: they may be counted twice until the next
+   * refresh, which errs on the side of the quota.
+   */
+  async #refreshTotal(now: number): Promise<void> {
+    const total = this.#total;
+    const age = total.countedAt === null ? Number.POSITIVE_INFINITY : now - total.countedAt;
+    if (age >= 0 && age < this.quotaRefreshMs) return;
+    if (total.refreshing === undefined) {
+      const refreshing = this.#countTotal(now).finally(() => {
+        if (total.refreshing === refreshing) total.refreshing = undefined;
+      });
+      total.refreshing = refreshing;
+    }
+    await total.refreshing;
+  }
+
+  async #countTotal(now: number): Promise<void> {
+    const total = this.#total;
+    const createdBefore = total.created;
+    const counted = await this.store.count({ now, states: QUOTA_STATES });
+    total.counted = counted;
+    total.countedAt = now;
+    total.created -= createdBefore;
+  }
+
+  /** Runs `task` after every earlier task queued for this owner has settled. */
+  async #inOwnerQueue<T>(owner: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#ownerQueues.get(owner);
+    const run = (previous ?? Promise.resolve()).then(task, task);
+    const tail = run.catch(() => undefined);
+    this.#ownerQueues.set(owner, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#ownerQueues.get(owner) === tail) this.#ownerQueues.delete(owner);
     }
   }
 
@@ -889,15 +1051,16 @@ export class SessionManager {
   }
 }
 
-function optionalDuration(
+/** An option that null disables: undefined takes the default, anything else must be a positive integer. */
+function optionalPositiveInteger(
   value: number | null | undefined,
   fallback: number,
   name: string,
 ): number | null {
   if (value === null) return null;
-  const duration = value ?? fallback;
-  assertPositiveInteger(duration, name);
-  return duration;
+  const chosen = value ?? fallback;
+  assertPositiveInteger(chosen, name);
+  return chosen;
 }
 
 function isWellFormedId(id: string, maxLength: number): boolean {

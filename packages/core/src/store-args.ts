@@ -7,9 +7,10 @@
  * | `id` (every primitive that takes one) | 1–256 visible ASCII characters (0x21–0x7E) | `InvalidIdError` |
  * | `log` | 1–128 characters of `A-Z a-z 0-9 _ . : -` | `InvalidValueError` |
  * | `now`, every time (`createdAt`, `lastActivityAt`, `expiresAt`, `touch.at`) | epoch milliseconds, a safe integer (`expiresAt` may be null) | `InvalidValueError` |
- * | `owner` guard, `record.owner`, `list({ owner })` | undefined (not for the record), null (not for `list`) or a non-empty string without NUL or lone surrogates | `InvalidValueError` |
+ * | `owner` guard, `record.owner`, `list({ owner })`, `count({ owner })` | undefined (not for the record), null (not for `list` or `count`) or a non-empty string without NUL or lone surrogates | `InvalidValueError` |
  * | `expectedVersion` | a positive integer | `InvalidValueError` |
  * | `expectedState`, `state`, `list({ state })` | one of `active idle suspended closed` (the guard also takes a list) | `InvalidValueError` |
+| `count({ states })` | undefined or a non-empty array of those states | `InvalidValueError` |
  * | `cap`, `limit` (read, sweep), `maxContextBytes` | a positive integer | `InvalidValueError` |
  * | `list({ limit })` | required, a positive integer | `InvalidValueError` |
  * | `afterSeq`, `beforeSeq` | a non-negative integer | `InvalidValueError` |
@@ -27,6 +28,7 @@
 import { InvalidValueError } from './errors.js';
 import type {
   AppendOptions,
+  CountOptions,
   CreateOptions,
   ListOptions,
   ReadOptions,
@@ -188,6 +190,30 @@ export function checkListArgs(options: ListOptions): void {
       'cursor must be the nextCursor of the previous page, or null for the first',
     );
   }
+}
+
+/** Checks the options of `count`. */
+export function checkCountArgs(options: CountOptions): void {
+  checkOptionsObject(options, 'count');
+  checkTime(options.now, 'now');
+  if (options.owner !== undefined) {
+    if (options.owner === null) {
+      throw new InvalidValueError(
+        'count({ owner }) takes an owner string; omit it for every owner',
+      );
+    }
+    assertValidOwner(options.owner, NO_OWNER_LENGTH_LIMIT);
+  }
+  const { states } = options;
+  if (states === undefined) return;
+  if (!Array.isArray(states) || states.length === 0) {
+    throw new InvalidValueError(
+      `count({ states }) takes a non-empty array of states; omit it for every state, got ${
+        Array.isArray(states) ? 'an empty array' : kind(states)
+      }`,
+    );
+  }
+  for (const state of states) checkState(state, 'states');
 }
 
 /** Checks the arguments of `sweep`. */

@@ -10,7 +10,7 @@ import {
   StoreUnavailableError,
   VersionConflictError,
 } from './errors.js';
-import type { CreateOptions, RecordGuards, SessionChange, Touch } from './store.js';
+import type { CountOptions, CreateOptions, RecordGuards, SessionChange, Touch } from './store.js';
 import type { LogEntry, SessionRecord, SessionState, StoreStats } from './types.js';
 import { assertValidKey, assertValidLogName, jsonByteLength, validateJson } from './validation.js';
 
@@ -25,6 +25,21 @@ export function isVisibleTo(
   owner: string | null | undefined,
 ): boolean {
   return owner === undefined || record.owner === null || record.owner === owner;
+}
+
+/**
+ * Whether `count(options)` counts this record: live at `now`, bound to exactly `options.owner` when given
+ * (never an unbound record then), in one of `options.states` when given.
+ */
+export function isCounted(
+  record: Pick<SessionRecord, 'expiresAt' | 'owner' | 'state'>,
+  options: CountOptions,
+): boolean {
+  return (
+    !isExpired(record, options.now) &&
+    (options.owner === undefined || record.owner === options.owner) &&
+    (options.states === undefined || options.states.includes(record.state))
+  );
 }
 
 /** Normalizes `expectedState` to a list (or undefined when there is no state guard). */

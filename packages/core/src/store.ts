@@ -152,6 +152,19 @@ export interface ListPage {
   nextCursor: string | null;
 }
 
+/** Options of `count`. */
+export interface CountOptions {
+  /** Current time, epoch milliseconds; expired records (`expiresAt <= now`) are never counted. */
+  now: number;
+  /**
+   * Only records bound to exactly this owner (compared as the exact string, like `list`). Unbound records
+   * are never counted under an owner. Omit it to count every owner's records and unbound ones.
+   */
+  owner?: string;
+  /** Only records in one of these states (a non-empty list). Omit it for every state. */
+  states?: readonly SessionState[];
+}
+
 /** Options of `sweep`. */
 export interface SweepOptions {
   /** Delete at most this many expired records in this call (a positive integer). Default 1000. */
@@ -217,6 +230,23 @@ export interface SessionStore {
 
   /** Pages through non-expired records, ordered by id. By-owner listing uses an index. */
   list(options: ListOptions): Promise<ListPage>;
+
+  /**
+   * How many live (non-expired) records match: of exactly `owner` when given, in one of `states` when
+   * given. Quotas on stored sessions are checked with it (`SessionManager`'s `maxSessionsPerOwner` and
+   * `maxSessions`), so it must be computed by the backend, never by loading every record into JS:
+   * - with `owner`, through the owner index that `list({ owner })` uses, at a cost that grows with that
+   *   owner's records only, never with the whole store's;
+   * - without `owner`, by the backend's own aggregate (a SQL `COUNT`, a running sum) where it has one; a
+   *   backend without one walks its records and says so (the file store, as for `list` and `stats`).
+   *
+   * It is atomic about one consistent state: the number is what the store held at one moment (one
+   * statement or script; a backend without multi-record snapshots counts each record in one committed
+   * state, and a record created or deleted during the count may or may not be in it). Nothing more: the
+   * count holds no lock, so a create that follows it may find the store changed. A caller deciding on it
+   * (a quota) must serialize its own creates if it needs the limit exact.
+   */
+  count(options: CountOptions): Promise<number>;
 
   /**
    * Deletes up to `limit` expired records and their logs; returns how many were deleted. Callers loop

@@ -72,6 +72,9 @@ class RecordingStore extends BaseSessionStore {
   protected listRecords(): Promise<ListPage> {
     return this.#reach('list', { records: [], nextCursor: null });
   }
+  protected countRecords(): Promise<number> {
+    return this.#reach('count', 0);
+  }
   sweptWith: number | undefined;
   protected sweepExpired(_now: number, limit: number): Promise<number> {
     this.sweptWith = limit;
@@ -95,6 +98,7 @@ const GOOD: [string, (store: RecordingStore) => Promise<unknown>][] = [
   ['read', (s) => s.read(id, 'history', { now: NOW, limit: 5, order: 'desc' })],
   ['delete', (s) => s.delete(id)],
   ['list', (s) => s.list({ now: NOW, limit: 10 })],
+  ['count', (s) => s.count({ now: NOW, owner: 'alice', states: ['active', 'idle'] })],
   ['sweep', (s) => s.sweep(NOW)],
   ['stats', (s) => s.stats(NOW)],
 ];
@@ -217,6 +221,21 @@ const BAD: [string, (store: RecordingStore) => Promise<unknown>, string][] = [
   [
     'list: cursor number',
     (s) => s.list({ now: NOW, limit: 1, cursor: 5 as never }),
+    'INVALID_VALUE',
+  ],
+  ['count: no options', (s) => s.count(undefined as never), 'INVALID_VALUE'],
+  ['count: now missing', (s) => s.count({} as never), 'INVALID_VALUE'],
+  ['count: owner null', (s) => s.count({ now: NOW, owner: null as never }), 'INVALID_VALUE'],
+  ['count: owner ""', (s) => s.count({ now: NOW, owner: '' }), 'INVALID_VALUE'],
+  ['count: states []', (s) => s.count({ now: NOW, states: [] }), 'INVALID_VALUE'],
+  [
+    'count: states "active"',
+    (s) => s.count({ now: NOW, states: 'active' as never }),
+    'INVALID_VALUE',
+  ],
+  [
+    'count: states with an unknown one',
+    (s) => s.count({ now: NOW, states: ['active', 'gone' as never] }),
     'INVALID_VALUE',
   ],
   ['sweep: limit -5', (s) => s.sweep(NOW, { limit: -5 }), 'INVALID_VALUE'],

@@ -6,6 +6,7 @@ import {
   type AppendResult,
   applyChange,
   BaseSessionStore,
+  type CountOptions,
   type CreateOptions,
   checkGuards,
   contextByteLength,
@@ -13,6 +14,7 @@ import {
   emptyStats,
   encodeListCursor,
   InvalidValueError,
+  isCounted,
   isExpired,
   isVisibleTo,
   type JsonValue,
@@ -83,6 +85,9 @@ const LOCK_LEFTOVER = /^[0-9a-f]{64}\.lock\.(want|break-[0-9a-f]+)$/;
 
 /** Lock-free reads retry this often when a compaction replaces the file under them. */
 const READ_ATTEMPTS = 3;
+
+/** Record files `count` reads at once: enough to overlap the reads, few enough to bound open files. */
+const COUNT_READS_IN_FLIGHT = 32;
 
 /**
  * Sessions as files in a directory: one JSON record per session and one JSON Lines file per log, readable
@@ -387,6 +392,31 @@ export class FileSessionStore extends BaseSessionStore {
     return deleted;
   }
 
+  /**
+   * With `owner`, lists that owner's index directory and reads only the records it names (their state
+   * and expiry live there), without a lock: the cost grows with that owner's sessions, not the store's.
+   * An entry a crash left without its record, or naming another owner's, is not counted (`list` removes
+   * it). Without `owner`, reads every record file, like `stats`: a full walk of the directory.
+   */
+  protected async countRecords(options: CountOptions): Promise<number> {
+    if (options.owner === undefined) {
+      let count = 0;
+      await this.#forEachRecord((file) => {
+        if (isCounted(file.session, options)) count++;
+      });
+      return count;
+    }
+    const hashes = await this.#ownerEntries(options.owner);
+    let count = 0;
+    for (let i = 0; i < hashes.length; i += COUNT_READS_IN_FLIGHT) {
+      const files = await Promise.all(
+        hashes.slice(i, i + COUNT_READS_IN_FLIGHT).map((hash) => this.#readRecordChecked(hash)),
+      );
+      for (const file of files) if (file && isCounted(file.session, options)) count++;
+    }
+    return count;
+  }
+
   /** Reads every record file: a full walk of the directory, fine at the scale this store is for. */
   protected async computeStats(now: number): Promise<StoreStats> {
     const stats = emptyStats();
@@ -672,15 +702,19 @@ export class FileSessionStore extends BaseSessionStore {
 
   // ── walking the directory ───────────────────────────────────────────────────────────────────
 
-  async #ownerCandidates(owner: string): Promise<{ hash: string; id: string }[]> {
-    const dir = this.#layout.ownerDir(owner);
-    const names = await readdir(dir).catch((error: unknown) => {
+  /** Digests of the sessions in an owner's index directory (entries whose record may be gone). */
+  async #ownerEntries(owner: string): Promise<string[]> {
+    const names = await readdir(this.#layout.ownerDir(owner)).catch((error: unknown) => {
       if (hasCode(error, 'ENOENT')) return [] as string[];
       throw error;
     });
+    return names.filter((name) => DIGEST.test(name));
+  }
+
+  async #ownerCandidates(owner: string): Promise<{ hash: string; id: string }[]> {
+    const dir = this.#layout.ownerDir(owner);
     const candidates: { hash: string; id: string }[] = [];
-    for (const hash of names) {
-      if (!DIGEST.test(hash)) continue;
+    for (const hash of await this.#ownerEntries(owner)) {
       let id = this.#idOfDigest.get(hash);
       if (id === undefined) {
         const entry = await readFile(join(dir, hash), 'utf8').catch(() => '');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { SessionRecord } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
@@ -255,6 +255,25 @@ describe('housekeeping', () => {
     const page = await store.list({ now, owner: 'alice', limit: 10 });
     expect(page.records.map((r) => r.id)).toEqual([mine[1]?.id]);
     expect(await readdir(ownerDir)).toEqual([sha256(mine[1]?.id as string)]);
+  });
+
+  it('count by owner reads that owner index and its records only, and skips entries a crash left', async () => {
+    const mine = [record({ owner: 'alice' }), record({ owner: 'alice', state: 'closed' })];
+    for (const session of mine) await store.create(session, { now });
+    const shards = new Set(mine.map((session) => sha256(session.id).slice(0, 2)));
+    let other = record({ owner: 'bob' });
+    while (shards.has(sha256(other.id).slice(0, 2))) other = record({ owner: 'bob' });
+    await store.create(other, { now });
+    // A crash between the owner entry and the record leaves an entry naming nothing.
+    const orphan = record({ owner: 'alice' });
+    await writeFile(join(directory, 'owners', sha256('alice'), sha256(orphan.id)), orphan.id);
+    // A shard no walk could read: a count that walked the store would fail here.
+    const otherShard = join(directory, 'sessions', sha256(other.id).slice(0, 2));
+    await rm(otherShard, { recursive: true });
+    await writeFile(otherShard, 'not a directory');
+    expect(await store.count({ now, owner: 'alice' })).toBe(2);
+    expect(await store.count({ now, owner: 'alice', states: ['active'] })).toBe(1);
+    await expect(store.count({ now })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   });
 
   it('a re-created id with another owner moves in the owner index', async () => {

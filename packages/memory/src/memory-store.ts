@@ -4,6 +4,7 @@ import {
   applyChange,
   BaseSessionStore,
   type Clock,
+  type CountOptions,
   type CreateOptions,
   checkGuards,
   contextByteLength,
@@ -12,6 +13,7 @@ import {
   encodeListCursor,
   InvalidStoreUrlError,
   InvalidValueError,
+  isCounted,
   isExpired,
   isVisibleTo,
   type JsonValue,
@@ -221,6 +223,19 @@ export class MemorySessionStore extends BaseSessionStore {
       records: page.map((id) => structuredClone((this.#sessions.get(id) as Slot).record)),
       nextCursor: ids.length > options.limit && last !== undefined ? encodeListCursor(last) : null,
     };
+  }
+
+  /** By owner, only that owner's ids in the owner index; without one, every record. */
+  protected async countRecords(options: CountOptions): Promise<number> {
+    let count = 0;
+    if (options.owner !== undefined) {
+      for (const id of this.#byOwner.get(options.owner) ?? []) {
+        if (isCounted((this.#sessions.get(id) as Slot).record, options)) count++;
+      }
+      return count;
+    }
+    for (const { record } of this.#sessions.values()) if (isCounted(record, options)) count++;
+    return count;
   }
 
   protected async sweepExpired(now: number, limit: number): Promise<number> {

@@ -2,6 +2,7 @@ import {
   type AppendOptions,
   type AppendResult,
   BaseSessionStore,
+  type CountOptions,
   type CreateOptions,
   checkGuards,
   decodeListCursor,
@@ -29,6 +30,7 @@ import { notMigratedError, runMigrations, SCHEMA_VERSION, schemaVersion } from '
 import { type PostgresSessionStoreOptions, quoteIdentifier, resolveConnection } from './options.js';
 import {
   appendEntriesSql,
+  countRecordsSql,
   createRecordSql,
   deleteRecordSql,
   type GuardRow,
@@ -198,6 +200,12 @@ export class PostgresSessionStore extends BaseSessionStore {
   protected async sweepExpired(now: number, limit: number): Promise<number> {
     const result = await this.#run(sweepExpiredSql(this.#quoted, now, limit));
     return result.rowCount ?? 0;
+  }
+
+  /** One `count(*)`; by owner it walks the owner index. */
+  protected async countRecords(options: CountOptions): Promise<number> {
+    const result = await this.#run(countRecordsSql(this.#quoted, options));
+    return Number(result.rows[0]?.n ?? 0);
   }
 
   protected async computeStats(now: number): Promise<StoreStats> {

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import {
   type AppendOptions,
+  type CountOptions,
   expectedStates,
   type JsonObject,
   type JsonValue,
@@ -306,6 +307,23 @@ export function sweepExpiredSql(
      )
      DELETE FROM ${schema}.mcp_sessions AS s USING doomed
      WHERE s.id = doomed.id AND s.expires_at <= ${at}`,
+    p,
+  );
+}
+
+/**
+ * Live records of exactly one owner (through the partial `(owner, id)` index, so the cost grows with that
+ * owner's rows only) or of every owner, in the given states. One aggregate, one snapshot.
+ */
+export function countRecordsSql(schema: string, options: CountOptions): Statement<{ n: string }> {
+  const p = new Params();
+  const conditions = [`(expires_at IS NULL OR expires_at > ${p.add(options.now, 'bigint')})`];
+  if (options.owner !== undefined) conditions.push(`owner = ${p.add(options.owner, 'text')}`);
+  if (options.states !== undefined) {
+    conditions.push(`state = ANY (${p.add(options.states, 'text[]')})`);
+  }
+  return statement(
+    `SELECT count(*) AS n FROM ${schema}.mcp_sessions WHERE ${conditions.join(' AND ')}`,
     p,
   );
 }

@@ -2,6 +2,7 @@ import {
   type AppendOptions,
   type AppendResult,
   BaseSessionStore,
+  type CountOptions,
   type CreateOptions,
   checkGuards,
   decodeListCursor,
@@ -32,6 +33,7 @@ import { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX, KeyLayout } from './keys.js';
 import {
   encodeAppend,
+  encodeCount,
   encodeCreate,
   encodeDue,
   encodeExpire,
@@ -442,6 +444,22 @@ export class RedisSessionStore extends BaseSessionStore {
     stats.messages = Number(reply[5]);
     stats.oldestCreatedAt = reply[6] === '' ? null : Number(reply[6]);
     return stats;
+  }
+
+  /**
+   * One script over the index: by owner, that owner's range of the owner index with each entry's expiry
+   * and state; without one, the running sums minus the entries past expiry.
+   */
+  protected async countRecords(options: CountOptions): Promise<number> {
+    const reply = await this.#eval(
+      encodeCount({
+        keys: this.#keys.index,
+        now: options.now,
+        owner: options.owner,
+        states: options.states,
+      }),
+    );
+    return Number(reply);
   }
 
   /** Closes the client only if the store created it from a URL (a client you passed in stays open). */

@@ -1051,5 +1051,88 @@ export function encodeStats({ keys, now }: StatsArgs): ScriptCall {
   return { script: stats, keys, args: [String(now)] };
 }
 
+/**
+ * count: live index entries in the given states (ARGV: see CountArgs). With an owner, walks that owner's
+ * range of the owner index and reads each entry's meta (expiry, state), so the cost grows with that
+ * owner's sessions only; without one, takes the running sums of the states and subtracts the entries
+ * already past their expiry, as stats does. Returns the count.
+ */
+const count = script(
+  'count',
+  COMMON,
+  INDEX,
+  `
+index_keys(1)
+local now, by_owner, owner, states = tonumber(ARGV[1]), ARGV[2] == 'o', ARGV[3], ARGV[4]
+local wanted = nil
+if states ~= '' then
+  wanted = {}
+  for s in string.gmatch(states, '[^,]+') do wanted[s] = true end
+end
+local function counted(m)
+  return m and (not m.exp or tonumber(m.exp) > now) and (not wanted or wanted[m.state])
+end
+local n = 0
+if by_owner then
+  local prefix = owner .. '\\0'
+  local lo, hi = '[' .. prefix, '(' .. owner .. '\\1'
+  while true do
+    local batch = redis.call('ZRANGEBYLEX', IX.own, lo, hi, 'LIMIT', 0, 1000)
+    for _, member in ipairs(batch) do
+      if counted(index_get(string.sub(member, #prefix + 1))) then n = n + 1 end
+    end
+    if #batch < 1000 then return n end
+    lo = '(' .. batch[#batch]
+  end
+end
+local names = { 'active', 'idle', 'suspended', 'closed' }
+if wanted then
+  names = {}
+  for s in pairs(wanted) do names[#names + 1] = s end
+end
+for _, sum in ipairs(redis.call('HMGET', IX.sum, unpack(names))) do n = n + tonumber(sum or 0) end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', IX.exp, '-inf', ARGV[1])) do
+  local m = index_get(id)
+  if m and (not wanted or wanted[m.state]) then n = n - 1 end
+end
+return n
+`,
+);
+
+/** What count runs with. */
+export interface CountArgs {
+  /** KEYS: the six index keys. */
+  keys: readonly string[];
+  /** ARGV[1]: the caller's clock, epoch milliseconds; entries with expiresAt <= now are not counted. */
+  now: number;
+  /**
+   * ARGV[2] 'o' and ARGV[3] the owner: count that owner's entries of the owner index ('' '' for every
+   * owner, from the running sums).
+   */
+  owner: string | undefined;
+  /** ARGV[4]: only these states, joined by commas ('' for any; `count` never gets an empty list). */
+  states: readonly SessionState[] | undefined;
+}
+
+export function encodeCount({ keys, now, owner, states }: CountArgs): ScriptCall {
+  return {
+    script: count,
+    keys,
+    args: [String(now), owner === undefined ? '' : 'o', owner ?? '', states?.join(',') ?? ''],
+  };
+}
+
 /** Every script this store runs. */
-export const SCRIPTS = { create, update, append, read, remove, expire, index, due, list, stats };
+export const SCRIPTS = {
+  create,
+  update,
+  append,
+  read,
+  remove,
+  expire,
+  index,
+  due,
+  list,
+  stats,
+  count,
+};

@@ -5,6 +5,7 @@ import {
   type AppendResult,
   assertPositiveInteger,
   BaseSessionStore,
+  type CountOptions,
   type CreateOptions,
   checkGuards,
   decodeListCursor,
@@ -94,6 +95,8 @@ const RECORD_COLUMNS = `s.id, s.state, s.metadata, s.owner, s.created_at, s.last
   (SELECT json_group_object(c.key, json(c.value)) FROM session_context c WHERE c.session_id = s.id) AS context`;
 
 const LIVE = '(s.expires_at IS NULL OR s.expires_at > @now)';
+/** `@states` is a JSON array of states, or null for every state. */
+const IN_STATES = '(@states IS NULL OR s.state IN (SELECT value FROM json_each(@states)))';
 
 /**
  * Sessions in a SQLite database through better-sqlite3: the embedded default. WAL mode, prepared
@@ -342,6 +345,19 @@ export class SqliteSessionStore extends BaseSessionStore {
     return deleted;
   }
 
+  /** One COUNT: by owner through the owner index, without one over the table. */
+  protected async countRecords(options: CountOptions): Promise<number> {
+    const params = {
+      now: options.now,
+      states: options.states === undefined ? null : JSON.stringify(options.states),
+    };
+    return (
+      options.owner === undefined
+        ? this.#sql.countAll.get(params)
+        : this.#sql.countByOwner.get({ ...params, owner: options.owner })
+    ) as number;
+  }
+
   protected async computeStats(now: number): Promise<StoreStats> {
     const rows = this.#sql.stats.all({ now }) as {
       state: SessionState;
@@ -464,6 +480,14 @@ function prepareStatements(db: Database) {
     selectExpired: db
       .prepare('SELECT id FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?')
       .pluck(),
+    // The owner term makes SQLite walk sessions_by_owner: the cost grows with that owner's rows only.
+    countByOwner: db
+      .prepare(
+        `SELECT COUNT(*) FROM sessions s
+         WHERE s.owner = @owner AND ${LIVE} AND ${IN_STATES}`,
+      )
+      .pluck(),
+    countAll: db.prepare(`SELECT COUNT(*) FROM sessions s WHERE ${LIVE} AND ${IN_STATES}`).pluck(),
     stats: db.prepare(
       `SELECT s.state,
          SUM(CASE WHEN ${LIVE} THEN 1 ELSE 0 END) AS live,

@@ -63,6 +63,7 @@ switch (task) {
     });
     await store.read(id, 'history', { now });
     await store.list({ now, limit: 10 });
+    await store.count({ now, owner: 'alice' });
     await store.stats(now);
     await store.sweep(now, { limit: 10 });
     result = { ok: true };

@@ -100,6 +100,7 @@ export function everyPrimitive(
     ['read', () => store.read(id, 'history', { now })],
     ['delete', () => store.delete(id)],
     ['list', () => store.list({ now, limit: 10 })],
+    ['count', () => store.count({ now })],
     ['sweep', () => store.sweep(now)],
     ['stats', () => store.stats(now)],
   ];

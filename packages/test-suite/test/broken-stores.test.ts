@@ -9,11 +9,15 @@ import {
 } from '../src/index.js';
 import {
   CaseInsensitiveCollationStore,
+  CountsExpiredStore,
+  CountsUnboundUnderOwnerStore,
+  IgnoresCountStatesStore,
   IgnoresExpiryStore,
   IgnoresStateGuardStore,
   LimitOnContextWritesStore,
   NormalizingCollationStore,
   OverwritingCreateStore,
+  OwnerPrefixCountStore,
   PadSpaceCollationStore,
   ReadModifyWriteStore,
   SkippingCursorStore,
@@ -88,6 +92,7 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
     fails: [
       'owners that differ only by trailing spaces',
       'context keys that differ only by trailing spaces',
+      'count counts live records of exactly one owner',
     ],
   },
   {
@@ -98,6 +103,7 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
       'context keys that differ only by trailing spaces',
       'log names and storage ids that differ only by case',
       'ids that share prefixes or contain special characters',
+      'count counts live records of exactly one owner',
     ],
   },
   {
@@ -106,6 +112,7 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
     fails: [
       'owners that differ only by trailing spaces',
       'context keys that differ only by trailing spaces',
+      'count counts live records of exactly one owner',
     ],
   },
   {
@@ -124,6 +131,41 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
     fails: [
       'cursor paging visits every live record exactly once',
       'filters by state, by owner, and by both',
+    ],
+  },
+  {
+    store: () => new CountsExpiredStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'count counts live records of exactly one owner',
+      'count follows creates, state changes',
+      'maxSessionsPerOwner: the N+1-th session of an owner is refused',
+    ],
+  },
+  {
+    store: () => new CountsUnboundUnderOwnerStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'count counts live records of exactly one owner',
+      'maxSessionsPerOwner: the N+1-th session of an owner is refused',
+    ],
+  },
+  {
+    store: () => new OwnerPrefixCountStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'count counts live records of exactly one owner',
+      'maxSessionsPerOwner: the N+1-th session of an owner is refused',
+    ],
+  },
+  {
+    store: () => new IgnoresCountStatesStore(),
+    passes: 'create then get returns every field exactly as written',
+    fails: [
+      'count counts live records of exactly one owner',
+      'count follows creates, state changes',
+      'maxSessionsPerOwner: the N+1-th session of an owner is refused',
+      "maxSessions: the store's count, refreshed every quotaRefreshMs",
     ],
   },
 ];

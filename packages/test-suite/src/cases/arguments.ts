@@ -142,6 +142,7 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     add(`append: now ${label}`, (s) => s.append(id, 'history', ['x'], { now: time }));
     add(`read: now ${label}`, (s) => s.read(id, 'history', { now: time }));
     add(`list: now ${label}`, (s) => s.list({ now: time, limit: 10 }));
+    add(`count: now ${label}`, (s) => s.count({ now: time }));
     add(`sweep: now ${label}`, (s) => s.sweep(time));
     add(`stats: now ${label}`, (s) => s.stats(time));
     for (const field of ['createdAt', 'lastActivityAt', 'expiresAt'] as const) {
@@ -166,11 +167,13 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     add(`append: owner ${label}`, (s) => s.append(id, 'history', ['x'], { now, owner }));
     add(`read: owner ${label}`, (s) => s.read(id, 'history', { now, owner }));
     add(`list: owner ${label}`, (s) => s.list({ now, limit: 10, owner }));
+    add(`count: owner ${label}`, (s) => s.count({ now, owner }));
   });
   add('create: record.owner undefined', (s) =>
     s.create(untyped({ ...fresh, owner: undefined }), { now }),
   );
   add('list: owner null', (s) => s.list({ now, limit: 10, owner: untyped(null) }));
+  add('count: owner null', (s) => s.count({ now, owner: untyped(null) }));
 
   each(BAD_POSITIVE, (label, bad) => {
     const positive = untyped<number>(bad);
@@ -215,7 +218,10 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     add(`update: state ${label}`, (s) => s.update(id, { state }, { now }));
     add(`create: record.state ${label}`, (s) => s.create({ ...fresh, state }, { now }));
     add(`list: state ${label}`, (s) => s.list({ now, limit: 10, state }));
+    add(`count: states [active, ${label}]`, (s) => s.count({ now, states: ['active', state] }));
   });
+  add('count: states []', (s) => s.count({ now, states: [] }));
+  add('count: states "active"', (s) => s.count({ now, states: untyped('active') }));
 
   each(BAD_SEQS, (label, bad) => {
     const seq = untyped<number>(bad);
@@ -304,6 +310,7 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
   add('read: options null', (s) => s.read(id, 'history', untyped(null)));
   add('list: options null', (s) => s.list(untyped(null)));
   add('sweep: options null', (s) => s.sweep(now, untyped(null)));
+  add('count: options null', (s) => s.count(untyped(null)));
   return list;
 }
 

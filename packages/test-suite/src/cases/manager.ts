@@ -6,7 +6,7 @@ import {
 } from '@mcp-session/core';
 import { expect } from 'vitest';
 import type { ConformanceCase } from '../types.js';
-import { expectCode, range, seqRange } from './helpers.js';
+import { codesOf, expectCode, range, seqRange, settle } from './helpers.js';
 
 const SEED_TRANSITIONS: Record<SessionState, SessionState[]> = {
   active: ['idle', 'suspended', 'closed'],
@@ -508,6 +508,102 @@ export const managerCases: ConformanceCase[] = [
       expect((await manager.listSessions({ state: 'suspended' })).records.map((r) => r.id)).toEqual(
         [manager.storageId(bob.id)],
       );
+    },
+  },
+  {
+    group: 'manager',
+    name: 'maxSessionsPerOwner: the N+1-th session of an owner is refused while other owners create; closed and expired sessions free places',
+    async run(t) {
+      const manager = t.manager({ maxSessionsPerOwner: 3, idleTimeoutMs: 10_000 });
+      const alice = { owner: 'alice' };
+      const [first, second, third] = [
+        await manager.createSession(alice),
+        await manager.createSession(alice),
+        await manager.createSession(alice),
+      ];
+      const refused = await expectCode(manager.createSession(alice), 'QUOTA_EXCEEDED');
+      expect(refused).toMatchObject({ scope: 'owner', limit: 3 });
+      const storedCount = () => t.store.count({ now: t.clock.now(), owner: 'alice' });
+      expect(await storedCount(), 'a refused create wrote a session').toBe(3);
+      await expectCode(manager.resumeSession('never-issued-id', alice), 'QUOTA_EXCEEDED');
+      // Resuming a session the owner holds is no create.
+      const resumed = await manager.resumeSession(first.id, alice);
+      expect(resumed.resumed).toBe(true);
+
+      // Others are not held back: other owners, look-alike owners, unbound sessions.
+      for (const owner of ['bob', 'alice ', 'Alice']) {
+        for (const _ of range(3)) await manager.createSession({ owner });
+      }
+      for (const _ of range(5)) await manager.createSession();
+      await expectCode(manager.createSession({ owner: 'bob' }), 'QUOTA_EXCEEDED');
+
+      // A closed session (a tombstone until swept) holds no place; a suspended or idle one does.
+      await manager.transitionState(second.id, 'suspended', alice);
+      await manager.transitionState(third.id, 'idle', alice);
+      await expectCode(manager.createSession(alice), 'QUOTA_EXCEEDED');
+      await manager.closeSession(first.id, alice);
+      await manager.createSession(alice);
+      await expectCode(manager.createSession(alice), 'QUOTA_EXCEEDED');
+
+      // Expired sessions hold none either.
+      t.clock.advance(10_000);
+      for (const _ of range(3)) await manager.createSession(alice);
+      await expectCode(manager.createSession(alice), 'QUOTA_EXCEEDED');
+      expect((await manager.getMetrics()).counters.quotaRefusals).toBe(6);
+    },
+  },
+  {
+    group: 'manager',
+    name: 'maxSessionsPerOwner: N + 20 concurrent creates of one owner on one manager leave exactly N sessions',
+    async run(t) {
+      const manager = t.manager({ maxSessionsPerOwner: 10 });
+      const { fulfilled, rejected } = await settle(
+        range(30).map(() => manager.createSession({ owner: 'alice' })),
+      );
+      expect(fulfilled).toHaveLength(10);
+      expect(codesOf(rejected)).toEqual(range(20).map(() => 'QUOTA_EXCEEDED'));
+      const now = t.clock.now();
+      expect(await t.store.count({ now, owner: 'alice' })).toBe(10);
+      const listed = await t.store.list({ now, owner: 'alice', limit: 100 });
+      expect(listed.records.map((r) => r.id).sort()).toEqual(
+        fulfilled.map((s) => manager.storageId(s.id)).sort(),
+      );
+    },
+  },
+  {
+    group: 'manager',
+    name: "maxSessions: the store's count, refreshed every quotaRefreshMs, plus this manager's creates since",
+    async run(t) {
+      const now = t.clock.now();
+      // Two sessions of another instance, and a closed one, which holds no place.
+      const others = range(2).map(() => t.record({ expiresAt: null }));
+      for (const record of others) await t.store.create(record, { now });
+      await t.store.create(t.record({ state: 'closed', expiresAt: null }), { now });
+      const manager = t.manager({ maxSessions: 5, quotaRefreshMs: 60_000 });
+      const first = await manager.createSession();
+      await manager.createSession({ owner: 'alice' });
+      await manager.createSession({ owner: 'bob' });
+      const refused = await expectCode(manager.createSession({ owner: 'carol' }), 'QUOTA_EXCEEDED');
+      expect(refused).toMatchObject({ scope: 'total', limit: 5 });
+      await expectCode(manager.resumeSession('never-issued-id'), 'QUOTA_EXCEEDED');
+      expect(await t.store.count({ now: t.clock.now() }), 'a refused create wrote a session').toBe(
+        6,
+      );
+
+      // A close frees its place at the next count, not before.
+      await manager.closeSession(first.id);
+      await expectCode(manager.createSession(), 'QUOTA_EXCEEDED');
+      t.clock.advance(60_000);
+      await manager.createSession();
+      await expectCode(manager.createSession(), 'QUOTA_EXCEEDED');
+
+      // So does a session another instance deleted.
+      expect(await t.store.delete((others[0] as { id: string }).id)).toBe(true);
+      await expectCode(manager.createSession(), 'QUOTA_EXCEEDED');
+      t.clock.advance(60_000);
+      await manager.createSession();
+      await expectCode(manager.createSession(), 'QUOTA_EXCEEDED');
+      expect((await manager.getMetrics()).counters.quotaRefusals).toBe(6);
     },
   },
 ];
