@@ -16,6 +16,9 @@ export function oursTarget(location: ScalingBackend): Target {
         store: await createStore(url),
         clock,
         idleTimeoutMs: IDLE_TIMEOUT_MS,
+        // The peers have no quotas; ours are measured on their own (a count per create), not here.
+        maxSessionsPerOwner: null,
+        maxSessions: null,
       });
       return new ManagerWorkload(manager, clock, () => location.destroy?.(url));
     },
