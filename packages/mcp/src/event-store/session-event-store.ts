@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   assertPositiveInteger,
   assertValidId,
+  InvalidValueError,
   type JsonValue,
   type SessionManager,
 } from '@mcp-session/core';
@@ -12,56 +13,135 @@ import type {
 } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
-/** Options of `SessionEventStore`. */
+/** Options of `SessionEventStore`. Durations are milliseconds. */
 export interface SessionEventStoreOptions {
-  /** Events kept per stream; older ones are trimmed atomically on append. Default 100. */
+  /**
+   * Events kept per session, across all its streams (the GET stream and every POST answered with SSE).
+   * Storing one more trims the oldest, of whichever stream, in the same atomic append. Default 100.
+   */
+  maxEvents?: number;
+  /** @deprecated Since the log became one per session, an alias of `maxEvents`. */
   maxEventsPerStream?: number;
   /**
-   * Called when an event could not be persisted (store down, message over the size limit, session gone).
-   * The event is still delivered live, with an id that resumes after the last persisted event, because
-   * the SDK drops a response whose `storeEvent` throws.
+   * Largest event stored: bytes of its stored JSON (the message and its stream id). A larger event is
+   * delivered live but not stored, so it is not replayed. Default 16 KiB.
+   */
+  maxEventBytes?: number;
+  /** How long after it was stored an event is replayed; older ones are skipped. Default 5 minutes. */
+  retentionMs?: number;
+  /**
+   * Called when an event could not be persisted (store down, message over the manager's size limit,
+   * session gone). The event is still delivered live, with an id that resumes after the last persisted
+   * event of its stream, because the SDK drops a response whose `storeEvent` throws.
    */
   onError?: (error: unknown) => void;
 }
 
-const DEFAULT_MAX_EVENTS_PER_STREAM = 100;
+/** The event store's limits, resolved: what a handler passes to every session's store. */
+export interface EventStoreLimits {
+  maxEvents: number;
+  maxEventBytes: number;
+  retentionMs: number;
+}
+
+/** Defaults of `SessionEventStoreOptions`: at most 100 × 16 KiB ≈ 1.6 MiB of events per session. */
+const DEFAULT_LIMITS: Readonly<EventStoreLimits> = Object.freeze({
+  maxEvents: 100,
+  maxEventBytes: 16 * 1024,
+  retentionMs: 5 * 60_000,
+});
+
+/** The session's one event log. Logs of the former per-stream design (`sse.<stream>`) are never read. */
+const EVENT_LOG = 'sse';
 const REPLAY_PAGE = 100;
 /** Streams whose last seq is remembered in memory (for ids of events that were not persisted). */
 const REMEMBERED_STREAMS = 16;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const SEQ = /^(0|[1-9][0-9]{0,15})$/;
-/** Room left for the encoded stream id in a log name (128 characters minus the "sse." prefix). */
-const MAX_DIRECT_LOG_SUFFIX = 124;
+
+/** One stored event: the stream it was sent on and the message. */
+interface StoredEvent {
+  s: StreamId;
+  m: JSONRPCMessage;
+}
 
 /**
- * The SDK's `EventStore`, scoped to one session, over the session's logs in a `SessionManager`: one log
- * per SSE stream (the standalone `_GET_stream` included), capped per stream. Create one per session —
- * the SDK never tells a shared event store which session an event belongs to, and every transport uses
- * the same `_GET_stream` id, so a shared one replays one session's events into another.
+ * Resolves and checks the limits of an event store, naming options under `prefix` in errors
+ * (`eventStore.` for the handler's option).
+ * @throws InvalidValueError for a limit that is not a positive integer, or `maxEvents` and its deprecated
+ * alias `maxEventsPerStream` both given with different values.
+ */
+export function resolveEventStoreLimits(
+  options: Omit<SessionEventStoreOptions, 'onError'> = {},
+  prefix = '',
+): EventStoreLimits {
+  if (typeof options !== 'object' || options === null) {
+    const name = prefix.replace(/\.$/, '') || 'options';
+    throw new InvalidValueError(
+      `${name} must be an object of limits${prefix ? ' or false' : ''}`,
+      name,
+    );
+  }
+  const { maxEvents, maxEventsPerStream } = options;
+  if (
+    maxEvents !== undefined &&
+    maxEventsPerStream !== undefined &&
+    maxEvents !== maxEventsPerStream
+  ) {
+    throw new InvalidValueError(
+      `${prefix}maxEventsPerStream is a deprecated alias of ${prefix}maxEvents; give only maxEvents`,
+      `${prefix}maxEventsPerStream`,
+    );
+  }
+  // Errors name the option the caller wrote.
+  const [capName, cap] =
+    maxEvents === undefined && maxEventsPerStream !== undefined
+      ? ['maxEventsPerStream', maxEventsPerStream]
+      : ['maxEvents', maxEvents ?? DEFAULT_LIMITS.maxEvents];
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_LIMITS.maxEventBytes;
+  const retentionMs = options.retentionMs ?? DEFAULT_LIMITS.retentionMs;
+  assertPositiveInteger(cap, `${prefix}${capName}`);
+  assertPositiveInteger(maxEventBytes, `${prefix}maxEventBytes`);
+  assertPositiveInteger(retentionMs, `${prefix}retentionMs`);
+  return { maxEvents: cap, maxEventBytes, retentionMs };
+}
+
+/**
+ * The SDK's `EventStore`, scoped to one session, over one log of that session in a `SessionManager`. Create
+ * one per session — the SDK never tells a shared event store which session an event belongs to, and every
+ * transport uses the same `_GET_stream` id, so a shared one replays one session's events into another.
+ *
+ * Every stream of the session (the standalone `_GET_stream` and each POST answered with SSE) writes to
+ * the same log, `sse`, as entries `{ s: streamId, m: message }`, capped at `maxEvents` in total: the
+ * session's events never take more than `maxEvents × maxEventBytes` bytes of the store, however many
+ * requests it serves. Replay reads that log after the id's seq and sends only the id's stream's events
+ * stored within `retentionMs`. Entries trimmed by the cap are deleted by the store; the rest go with the
+ * session.
  *
  * Event ids have the form `<tag>.<stream>.<seq>`: `tag` is derived from the session id (ids issued to
- * another session are refused), `stream` is the stream id in base64url, and `seq` the store-assigned
- * sequence number, so ids are unique per session and resolve to their stream without a lookup. Because
- * the events live in the session store, a client can resume with `Last-Event-ID` on another instance or
- * after a restart.
+ * another session are refused), `stream` is the stream id in base64url, and `seq` the log's sequence
+ * number, so ids are unique per session and resolve to their stream without a lookup. Because the events
+ * live in the session store, a client can resume with `Last-Event-ID` on another instance or after a
+ * restart.
  *
  * Priming events (the SDK's empty `{}` events) are not written: their id points before the stream's
- * first event. Each request stream gets its own log, which lives as long as the session does.
+ * first event.
  */
 export class SessionEventStore implements EventStore {
   readonly #manager: SessionManager;
   readonly #sessionId: string;
   readonly #owner: string | null;
   readonly #tag: string;
-  readonly #cap: number;
+  readonly #limits: EventStoreLimits;
   readonly #onError: (error: unknown) => void;
-  /** Last persisted seq per stream, newest streams last; bounded by REMEMBERED_STREAMS. */
+  /** Last persisted (or replayed) seq per stream, newest streams last; bounded by REMEMBERED_STREAMS. */
   readonly #lastSeq = new Map<StreamId, number>();
 
   /**
    * @param manager where the session lives.
    * @param sessionId the MCP session id the events belong to.
    * @param owner the session's owner (null for an unbound session); every read and write presents it.
+   * @throws InvalidValueError for a bad session id or limit (see `resolveEventStoreLimits`).
    */
   constructor(
     manager: SessionManager,
@@ -69,29 +149,33 @@ export class SessionEventStore implements EventStore {
     owner: string | null,
     options: SessionEventStoreOptions = {},
   ) {
-    const cap = options.maxEventsPerStream ?? DEFAULT_MAX_EVENTS_PER_STREAM;
-    assertPositiveInteger(cap, 'maxEventsPerStream');
+    this.#limits = resolveEventStoreLimits(options);
     assertValidId(sessionId, manager.limits.maxIdLength);
     this.#manager = manager;
     this.#sessionId = sessionId;
     this.#owner = owner;
     this.#tag = sessionTag(sessionId);
-    this.#cap = cap;
     this.#onError = options.onError ?? (() => {});
   }
 
-  /** Persists one event of a stream and returns its id. Never throws (see `onError`). */
+  /**
+   * Persists one event of a stream and returns its id. An event over `maxEventBytes` is not persisted:
+   * it gets an id that resumes after the last persisted event of its stream. Never throws (see `onError`).
+   */
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
     const stream = encodeStreamId(streamId);
     if (isPrimingEvent(message)) return this.#unpersistedId(streamId, stream);
     try {
       // What goes on the wire: drops `undefined` members, which the store rightly refuses.
-      const entry = JSON.parse(JSON.stringify(message)) as JsonValue;
+      const json = JSON.stringify({ s: streamId, m: message } satisfies StoredEvent);
+      if (Buffer.byteLength(json, 'utf8') > this.#limits.maxEventBytes) {
+        return this.#unpersistedId(streamId, stream);
+      }
       const { lastSeq } = await this.#manager.appendToLog(
         this.#sessionId,
-        logName(streamId, stream),
-        [entry],
-        { owner: this.#owner, cap: this.#cap },
+        EVENT_LOG,
+        [JSON.parse(json) as JsonValue],
+        { owner: this.#owner, cap: this.#limits.maxEvents },
       );
       this.#remember(streamId, lastSeq);
       return `${this.#tag}.${stream}.${lastSeq}`;
@@ -107,8 +191,9 @@ export class SessionEventStore implements EventStore {
   }
 
   /**
-   * Sends every persisted event of the id's stream that follows it, oldest first, and returns the stream
-   * id. Events trimmed by the cap are gone; replay starts at the oldest one kept.
+   * Sends every event of the id's stream that follows it and is still kept (not trimmed by the cap,
+   * stored at most `retentionMs` ago), oldest first, and returns the stream id. Events of other streams
+   * in the session's log are skipped.
    * @throws Error when the id was not issued for this session.
    */
   async replayEventsAfter(
@@ -118,20 +203,26 @@ export class SessionEventStore implements EventStore {
     const parsed = this.#parse(lastEventId);
     if (!parsed) throw new Error('Unknown event id: it was not issued for this session');
     const { streamId, stream, seq } = parsed;
-    const log = logName(streamId, stream);
+    const oldestReplayed = this.#manager.clock.now() - this.#limits.retentionMs;
     let afterSeq = seq;
+    let sent = seq;
     for (;;) {
-      const page = await this.#manager.readLog(this.#sessionId, log, {
+      // The cap bounds the log, so this reads at most maxEvents entries whatever the stream.
+      const page = await this.#manager.readLog(this.#sessionId, EVENT_LOG, {
         owner: this.#owner,
         afterSeq,
         limit: REPLAY_PAGE,
       });
       for (const entry of page) {
-        await send(`${this.#tag}.${stream}.${entry.seq}`, entry.data as unknown as JSONRPCMessage);
         afterSeq = entry.seq;
+        if (entry.at < oldestReplayed || !isStoredEventOf(entry.data, streamId)) continue;
+        await send(`${this.#tag}.${stream}.${entry.seq}`, entry.data.m);
+        sent = entry.seq;
       }
       if (page.length < REPLAY_PAGE) break;
     }
+    // An unpersisted event sent next on this stream must not resume from before what was just replayed.
+    if (sent > (this.#lastSeq.get(streamId) ?? 0)) this.#remember(streamId, sent);
     return streamId;
   }
 
@@ -149,7 +240,11 @@ export class SessionEventStore implements EventStore {
     return Number.isSafeInteger(seq) ? { streamId, stream, seq } : null;
   }
 
-  /** An id for an event that is not in the store: resuming from it replays what follows the last one that is. */
+  /**
+   * An id for an event that is not in the store: resuming from it replays what follows the last event of
+   * its stream that is. Only seqs this store saw complete count, so an append still in flight on the
+   * same stream (a higher seq) is replayed rather than skipped.
+   */
   #unpersistedId(streamId: StreamId, stream: string): EventId {
     const nonce = randomBytes(6).toString('base64url');
     return `${this.#tag}.${stream}.${this.#lastSeq.get(streamId) ?? 0}.${nonce}`;
@@ -165,10 +260,14 @@ export class SessionEventStore implements EventStore {
   }
 }
 
-/** A short per-session tag, so event ids of one session are refused by another. */
+/**
+ * A short per-session tag, so event ids of one session are refused by another. The domain string names
+ * the shared-log design: ids of the former per-stream logs carry another tag and are refused, not misread
+ * as seqs of the shared log.
+ */
 function sessionTag(sessionId: string): string {
   return createHash('sha256')
-    .update(`mcp-session/event-store\0${sessionId}`)
+    .update(`mcp-session/event-store/session-log\0${sessionId}`)
     .digest('base64url')
     .slice(0, 10);
 }
@@ -177,15 +276,11 @@ function encodeStreamId(streamId: string): string {
   return Buffer.from(streamId, 'utf8').toString('base64url');
 }
 
-/**
- * The log of a stream: `sse.<base64url stream id>`, which always matches the store's log-name rule
- * (`_GET_stream` included). An id too long for that is hashed; its event ids still carry it in full.
- */
-function logName(streamId: string, stream: string): string {
-  if (stream.length <= MAX_DIRECT_LOG_SUFFIX) return `sse.${stream}`;
-  return `sseh.${createHash('sha256').update(streamId).digest('base64url')}`;
-}
-
 function isPrimingEvent(message: JSONRPCMessage): boolean {
   return Object.keys(message).length === 0;
+}
+
+function isStoredEventOf(data: JsonValue, streamId: StreamId): data is JsonValue & StoredEvent {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
+  return data.s === streamId && typeof data.m === 'object' && data.m !== null;
 }

@@ -131,7 +131,7 @@ export class McpSessionHandler {
       factory: settings.factory,
       evictAfterMs: settings.evictAfterMs,
       maxLiveSessions: settings.maxLiveSessions,
-      maxEventsPerStream: settings.maxEventsPerStream,
+      eventStore: settings.eventStore,
       transportOptions: settings.transportOptions,
       report: this.#report,
     });

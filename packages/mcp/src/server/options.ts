@@ -7,6 +7,11 @@ import {
   SessionManager,
   type SessionStore,
 } from '@mcp-session/core';
+import {
+  type EventStoreLimits,
+  resolveEventStoreLimits,
+  type SessionEventStoreOptions,
+} from '../event-store/session-event-store.js';
 import type { SessionContext } from '../session-context.js';
 import { defaultOwner, type OwnerResolver } from './owner.js';
 import type { SessionServer, SessionTransportOptions } from './rebuild.js';
@@ -68,10 +73,12 @@ export interface McpSessionHandlerOptions {
   /** How often expired sessions are swept from the store, or null for never. Default 60 seconds. */
   sweepIntervalMs?: number | null;
   /**
-   * Resumable SSE streams (`Last-Event-ID`, on any instance): events kept in the session's logs, capped per
-   * stream. `false` turns resumability off. Default `{ maxEventsPerStream: 100 }`.
+   * Resumable SSE streams (`Last-Event-ID`, on any instance): every stream's events in one log per
+   * session, at most `maxEvents` (default 100) in total, each at most `maxEventBytes` (default 16 KiB;
+   * larger ones are delivered but not stored), replayed for `retentionMs` (default 5 minutes) after they
+   * were stored. `maxEventsPerStream` is a deprecated alias of `maxEvents`. `false` turns resumability off.
    */
-  eventStore?: false | { maxEventsPerStream?: number };
+  eventStore?: false | Omit<SessionEventStoreOptions, 'onError'>;
   /**
    * Largest accepted POST body in bytes; larger ones get 413 (from the dual-era listener too). Default
    * 4 MiB (the SDK's default).
@@ -95,7 +102,7 @@ export interface HandlerSettings {
   evictAfterMs: number;
   maxLiveSessions: number;
   /** Null when resumable streams are off. */
-  maxEventsPerStream: number | null;
+  eventStore: EventStoreLimits | null;
   maxBodyBytes: number;
   /** Null when the handler never sweeps. */
   sweepIntervalMs: number | null;
@@ -108,7 +115,6 @@ const DEFAULT_EVICT_AFTER_MS = 10 * 60_000;
 const DEFAULT_MAX_LIVE_SESSIONS = 10_000;
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
-const DEFAULT_MAX_EVENTS_PER_STREAM = 100;
 /** Options that configure a manager the handler builds; meaningless next to a ready one. */
 const MANAGER_OPTIONS = [
   'idleTimeoutMs',
@@ -138,13 +144,10 @@ export function resolveHandlerSettings(options: McpSessionHandlerOptions): Handl
       'maxLiveSessions',
     ),
     maxBodyBytes: positive(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
-    maxEventsPerStream:
+    eventStore:
       options.eventStore === false
         ? null
-        : positive(
-            options.eventStore?.maxEventsPerStream ?? DEFAULT_MAX_EVENTS_PER_STREAM,
-            'eventStore.maxEventsPerStream',
-          ),
+        : resolveEventStoreLimits(options.eventStore, 'eventStore.'),
     sweepIntervalMs: sweepIntervalMs === null ? null : positive(sweepIntervalMs, 'sweepIntervalMs'),
     transportOptions: { ...options.transport },
     onerror: options.onerror ?? (() => {}),

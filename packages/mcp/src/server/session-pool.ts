@@ -1,6 +1,6 @@
 import { isSessionError, type SessionManager } from '@mcp-session/core';
 import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { SessionEventStore } from '../event-store/session-event-store.js';
+import { type EventStoreLimits, SessionEventStore } from '../event-store/session-event-store.js';
 import { SessionContext } from '../session-context.js';
 import type { McpSessionMetadata } from '../session-kinds.js';
 import type { ServerFactory } from './options.js';
@@ -35,8 +35,8 @@ export interface SessionPoolOptions {
   evictAfterMs: number;
   /** Most sessions held; beyond it the least recently used that are not busy are evicted. */
   maxLiveSessions: number;
-  /** Cap of each session's event store, or null for no event store (no resumable streams). */
-  maxEventsPerStream: number | null;
+  /** Limits of each session's event store, or null for no event store (no resumable streams). */
+  eventStore: EventStoreLimits | null;
   transportOptions: SessionTransportOptions;
   /** Hears errors no request can be answered with (a failed close, rebuild or idle marking). */
   report: (error: unknown, sessionId: string | undefined) => void;
@@ -206,15 +206,15 @@ export class SessionPool {
     generation: number,
     rebuilt: boolean,
   ): Promise<{ live: LiveSession; events: ReplayAwareEventStore | undefined }> {
-    const { manager, factory, maxEventsPerStream, transportOptions, report } = this.#options;
+    const { manager, factory, eventStore, transportOptions, report } = this.#options;
     const context = new SessionContext(manager, id, owner);
     const server = await factory({ sessionId: id, owner, session: context, manager, rebuilt });
     const events =
-      maxEventsPerStream === null
+      eventStore === null
         ? undefined
         : new ReplayAwareEventStore(
             new SessionEventStore(manager, id, owner, {
-              maxEventsPerStream,
+              ...eventStore,
               onError: (error) => report(error, id),
             }),
           );
