@@ -232,7 +232,7 @@ async function lineStart(
   let high = meta.bytes;
   while (high - low > CHUNK_BYTES) {
     const middle = low + Math.floor((high - low) / 2);
-    const found = await nextLine(handle, path, middle, high);
+    const found = await nextLine(handle, path, middle, high, meta.bytes);
     if (found === null) {
       high = middle;
     } else if (found.seq <= seq) {
@@ -261,12 +261,16 @@ async function lineStart(
   return position;
 }
 
-/** The first line starting at or after `from` and before `before`, with its seq; null if none does. */
+/**
+ * The first line starting at or after `from` and before `before`, with its seq; null if none does. The
+ * line itself may run past `before` (a search bound, not a line boundary), up to the committed end.
+ */
 async function nextLine(
   handle: FileHandle,
   path: string,
   from: number,
   before: number,
+  committedEnd: number,
 ): Promise<{ start: number; seq: number } | null> {
   let position = from - 1;
   while (position < before) {
@@ -276,7 +280,7 @@ async function nextLine(
     if (newline !== -1) {
       const start = position + newline + 1;
       if (start >= before) return null;
-      const head = await readExactly(handle, path, start, Math.min(40, before - start));
+      const head = await readExactly(handle, path, start, Math.min(40, committedEnd - start));
       const match = LINE_HEAD.exec(head.toString('latin1'));
       if (!match) throw new CorruptFileError(path, `no log line starts at byte ${start}`);
       return { start, seq: Number(match[1]) };

@@ -205,6 +205,27 @@ describe('logs', () => {
     expect((await seqs({ now, afterSeq: 100 })).length).toBe(5_900);
   });
 
+  it('finds a line that starts just before a search bound (regression: its head was read cut short and the session quarantined)', async () => {
+    const session = record();
+    await store.create(session, { now });
+    // Lengths under which the binary search once probed a line starting a few bytes before its upper
+    // bound, read only those few bytes of the line's head, and took the log for corrupt.
+    const lengths = [
+      37805, 113871, 53010, 7395, 102003, 102024, 107023, 119202, 73449, 8579, 98076, 74240, 31731,
+      80825, 61603, 36777, 28702, 85137, 40450, 93347, 47677, 58252, 115196, 42203,
+    ];
+    for (const length of lengths)
+      await store.append(session.id, 'events', ['x'.repeat(length)], { now });
+    for (let seq = 1; seq <= lengths.length; seq++) {
+      const [entry] = await store.read(session.id, 'events', { now, afterSeq: seq - 1, limit: 1 });
+      expect({ seq: entry?.seq, length: (entry?.data as string | undefined)?.length }).toEqual({
+        seq,
+        length: lengths[seq - 1],
+      });
+    }
+    expect(await readdir(join(directory, 'quarantine')).catch(() => [])).toEqual([]);
+  });
+
   it('keeps seqs, cap and history when the cap changes between appends', async () => {
     const session = record();
     await store.create(session, { now });
