@@ -105,8 +105,9 @@ export interface McpSessionHandlerOptions {
    */
   eventStore?: false | { maxEventsPerStream?: number };
   /**
-   * Largest accepted POST body in bytes; larger ones get 413 (from the dual-era listener too). Default
-   * 4 MiB (the SDK's default).
+   * Largest accepted POST body in bytes; larger ones get 413 (from the dual-era listener too). A declared
+   * `Content-Length` over it is answered before any of the body is read, and the connection closed.
+   * Default 4 MiB (the SDK's default).
    */
   maxBodyBytes?: number;
   /**
