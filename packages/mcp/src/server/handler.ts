@@ -336,7 +336,7 @@ export class McpSessionHandler {
     if (!isWellFormedId(sessionId, this.manager.limits.maxIdLength)) return this.#notFound();
     if (method === 'DELETE') return this.#delete(sessionId, owner);
     // Refused for load before the store is read: a saturated server spends nothing on the request.
-    const stream = this.#opensStream(mcp) ? this.#pool.openStream(owner) : null;
+    const stream = this.#opensStream(method, mcp) ? this.#pool.openStream(owner) : null;
     try {
       if (!this.#pool.holds(sessionId, owner)) {
         const refusal = this.#pool.admissionRefusal(owner);
@@ -494,8 +494,8 @@ export class McpSessionHandler {
   }
 
   /** Whether serving the request opens a stream: a GET stream, or a POST with requests answered as SSE. */
-  #opensStream(mcp: McpRequest): boolean {
-    if (mcp.body === undefined) return true;
+  #opensStream(method: 'GET' | 'POST', mcp: McpRequest): boolean {
+    if (method === 'GET') return true;
     return !this.#jsonResponses && mcp.messages.some(isJSONRPCRequest);
   }
 
