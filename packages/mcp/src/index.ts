@@ -59,6 +59,13 @@ export type {
 } from './server/options.js';
 export { defaultOwner, type OwnerRequest, type OwnerResolver } from './server/owner.js';
 export {
+  isOwnerLimitError,
+  isPoolSaturatedError,
+  type OwnerLimit,
+  OwnerLimitError,
+  PoolSaturatedError,
+} from './server/pool-errors.js';
+export {
   checkSdkCompatibility,
   type SessionServer,
   type SessionTransportOptions,

@@ -77,3 +77,49 @@ export function parseErrorResponse(headers: Record<string, string> = {}): Respon
 export function shuttingDownResponse(): Response {
   return jsonRpcErrorResponse(503, -32000, 'Server is shutting down; retry shortly.');
 }
+
+/** Deepest JSON nesting a request body may have (an object or array counts one level). */
+export const MAX_JSON_DEPTH = 64;
+
+/** 400 -32600 for a body nested deeper than `MAX_JSON_DEPTH`, refused before anything walks it recursively. */
+export function nestedTooDeepResponse(headers: Record<string, string> = {}): Response {
+  return jsonRpcErrorResponse(
+    400,
+    -32600,
+    `Invalid Request: JSON must not be nested deeper than ${MAX_JSON_DEPTH} levels`,
+    headers,
+  );
+}
+
+/** 404 for a path that is not the MCP endpoint (not -32001: no session is meant). */
+export function notAnEndpointResponse(): Response {
+  return jsonRpcErrorResponse(404, -32000, 'Not Found: this path is not an MCP endpoint');
+}
+
+/** 403 for a request whose Host or Origin is not allowed; `message` names the option that allows it. */
+export function forbiddenResponse(message: string): Response {
+  return jsonRpcErrorResponse(403, -32000, `Forbidden: ${message}`, { connection: 'close' });
+}
+
+/** 406 for an `initialize` whose Accept lacks a type the transport answers with, worded as the SDK words it. */
+export function notAcceptableResponse(): Response {
+  return jsonRpcErrorResponse(
+    406,
+    -32000,
+    'Not Acceptable: Client must accept both application/json and text/event-stream',
+  );
+}
+
+/** 415 for an `initialize` that is not `application/json`, worded as the SDK words it. */
+export function unsupportedMediaTypeResponse(): Response {
+  return jsonRpcErrorResponse(
+    415,
+    -32000,
+    'Unsupported Media Type: Content-Type must be application/json',
+  );
+}
+
+/** 400 -32700 for a body that is JSON but not a JSON-RPC message, worded as the SDK words it. */
+export function invalidMessageResponse(): Response {
+  return jsonRpcErrorResponse(400, -32700, 'Parse error: Invalid JSON-RPC message');
+}

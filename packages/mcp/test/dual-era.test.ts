@@ -35,6 +35,8 @@ async function setup() {
     sessions: manager,
     server: demoServer,
     sweepIntervalMs: null,
+    // Requests are made in-process to http://mcp.test, which the default allowedHosts (loopback) refuse.
+    allowedHosts: ['mcp.test'],
   });
   const handles = new StateHandles(manager, { mintTool: 'open_state' });
   const modern = createMcpHandler(() => handleToolsServer(handles, 'dual-era-test'), {

@@ -1,10 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type FetchLikeMcpHandler, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import { isLegacyRequest } from '@modelcontextprotocol/server';
-import { parseErrorResponse, payloadTooLargeResponse } from '../protocol.js';
+import {
+  jsonRpcErrorResponse,
+  MAX_JSON_DEPTH,
+  nestedTooDeepResponse,
+  notAnEndpointResponse,
+  parseErrorResponse,
+  payloadTooLargeResponse,
+} from '../protocol.js';
 import type { McpSessionHandler } from './handler.js';
-import { matchesPath, type NodeListener } from './node-listener.js';
-import { parseJson, readNodeBodyText } from './request.js';
+import { matchesPath, type NodeListener, writeResponse } from './node-listener.js';
+import { isNestedDeeperThan, parseJson, readNodeBodyText } from './request.js';
 
 /**
  * `@mcp-session/mcp/dual-era`: both MCP protocol eras on one endpoint. Its own entry, because it loads SDK
@@ -14,7 +21,10 @@ import { parseJson, readNodeBodyText } from './request.js';
 
 /** Options of `createDualEraListener`. */
 export interface DualEraListenerOptions {
-  /** The 2025-11-25 leg: MCP sessions (`createMcpSessionHandler`). Its `path` and `maxBodyBytes` apply. */
+  /**
+   * The 2025-11-25 leg: MCP sessions (`createMcpSessionHandler`). Its `path`, `maxBodyBytes`,
+   * `allowedHosts` and `allowedOrigins` apply to both legs.
+   */
   sessions: McpSessionHandler;
   /**
    * The 2026-07-28 leg: an SDK 2.x handler, e.g. `createMcpHandler(factory, { legacy: 'reject' })` from
@@ -36,22 +46,22 @@ type NodeRequest = IncomingMessage & { body?: unknown; originalUrl?: string };
  * to `modern`, both with the body pre-parsed. GET (the SSE stream) and DELETE exist only in the session era
  * and go to the session handler untouched.
  *
- * A body over the limit gets 413 after being drained (up to 16 times the limit, past which the connection
- * is dropped), so the client reads the answer instead of a broken pipe; a body that is not JSON gets 400
- * -32700. Behind `express.json()` the parsed body is used. Another path gets 404, or `next()` when given
- * (Express). Put authentication in front: `req.auth` reaches both legs. Closing stays with the two
- * handlers.
+ * Before anything is read, a `Host` or `Origin` the session handler does not allow gets 403, and a POST
+ * declaring a body over the limit gets 413 — both closing the connection, whatever of the body is unsent.
+ * A body without a declared length that grows over the limit gets 413 after being drained (up to 16
+ * times the limit, past which the connection is dropped), so the client reads the answer instead of a
+ * broken pipe; a body that is not JSON gets 400 -32700, one nested deeper than 64 levels 400 -32600.
+ * Behind `express.json()` the parsed body is used. Another path gets 404, or `next()` when given
+ * (Express). Every answer of its own has a JSON-RPC error body. Put authentication in front: `req.auth`
+ * reaches both legs. Closing stays with the two handlers.
  */
 export function createDualEraListener(options: DualEraListenerOptions): NodeListener {
   const { sessions, modern } = options;
   const maxBodyBytes = sessions.maxBodyBytes;
   const modernNode = toNodeHandler(modern, { maxRequestBodySize: maxBodyBytes });
-  return async (req: NodeRequest, res, next) => {
-    if (!matchesPath(req.originalUrl ?? req.url ?? '/', sessions.path)) {
-      if (next) return next();
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
-      return;
-    }
+  const serve = async (req: NodeRequest, res: ServerResponse): Promise<void> => {
+    const refused = sessions.screenNodeRequest(req);
+    if (refused) return writeResponse(res, refused);
     if (req.method !== 'POST') return sessions.nodeListener(req, res);
     let body: unknown;
     if (req.body !== undefined && req.readableEnded) {
@@ -65,6 +75,9 @@ export function createDualEraListener(options: DualEraListenerOptions): NodeList
       if (!parsed.ok) return writeResponse(res, parseErrorResponse({ connection: 'close' }));
       body = parsed.value;
     }
+    // Classifying serializes the body again, recursively: a deep one would overflow the stack.
+    if (isNestedDeeperThan(body, MAX_JSON_DEPTH))
+      return writeResponse(res, nestedTooDeepResponse());
     if (await isLegacyRequest(await toWebRequest(req, body), body)) {
       // The session handler takes it like a body `express.json()` parsed.
       req.body = body;
@@ -72,11 +85,19 @@ export function createDualEraListener(options: DualEraListenerOptions): NodeList
     }
     return modernNode(req, res, body);
   };
-}
-
-/** Writes a small, fully buffered response (the error answers above) to Node. */
-async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
-  const text = await response.text();
-  if (res.destroyed) return;
-  res.writeHead(response.status, Object.fromEntries(response.headers)).end(text);
+  return async (req: NodeRequest, res, next) => {
+    if (!matchesPath(req.originalUrl ?? req.url ?? '/', sessions.path)) {
+      if (next) return next();
+      return writeResponse(res, notAnEndpointResponse());
+    }
+    try {
+      await serve(req, res);
+    } catch (error) {
+      // The client going away mid-body is no server error; anything else is, and still gets an answer.
+      if (res.destroyed) return;
+      sessions.reportError(error);
+      if (res.headersSent) res.destroy();
+      else await writeResponse(res, jsonRpcErrorResponse(500, -32603, 'Internal error'));
+    }
+  };
 }

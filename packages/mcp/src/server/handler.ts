@@ -5,10 +5,12 @@ import {
   type SessionManager,
   SessionNotFoundError,
 } from '@mcp-session/core';
-import type { InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { type InitializeRequest, isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import {
   batchedInitializeResponse,
+  forbiddenResponse,
   methodNotAllowedResponse,
+  payloadTooLargeResponse,
   SESSION_ID_HEADER,
   sessionIdRequiredResponse,
   sessionNotFoundResponse,
@@ -16,25 +18,29 @@ import {
 } from '../protocol.js';
 import type { SessionContext } from '../session-context.js';
 import { readMcpMetadata } from '../session-kinds.js';
-import { failureResponse, isClientFault } from './error-responses.js';
-import { createNodeListener, type NodeListener } from './node-listener.js';
+import { failureResponse, isClientFault, type Refusal, refusalOf } from './error-responses.js';
+import { createNodeListener, isBodyParsed, type NodeListener } from './node-listener.js';
 import {
   type HandlerSettings,
   type McpSessionHandlerOptions,
   openSessionManager,
   resolveHandlerSettings,
 } from './options.js';
+import { type OriginPolicy, originPolicyRefusal } from './origin-guard.js';
 import type { OwnerResolver } from './owner.js';
+import { PoolSaturatedError } from './pool-errors.js';
 import { checkSdkCompatibility } from './rebuild.js';
 import {
+  declaredContentLength,
   type HandleRequestOptions,
+  initializeRefusal,
   isWellFormedId,
   type McpRequest,
   preferredSessionId,
   readMcpRequest,
   requestedLogLevel,
 } from './request.js';
-import { type LiveSession, SessionPool } from './session-pool.js';
+import { type LiveSession, type PoolSlot, SessionPool, type StreamTicket } from './session-pool.js';
 import { openSessionForInitialize, persistLogLevel, reactivateSession } from './stored-session.js';
 
 /** Per-handler counters, since the handler was created. */
@@ -51,6 +57,18 @@ export interface HandlerCounters {
   notFound: number;
   /** Sessions closed by DELETE. */
   deleted: number;
+  /** Requests answered 503 because every held session was busy (`PoolSaturatedError`). */
+  saturated: number;
+  /** Requests answered 429 because their owner held `maxLiveSessionsPerOwner` busy sessions. */
+  ownerSessionLimited: number;
+  /** Requests answered 429 because their owner had `maxOpenStreamsPerOwner` streams open. */
+  ownerStreamLimited: number;
+  /** Initializes answered 429 because their owner has all the stored sessions its quota allows. */
+  ownerQuotaExceeded: number;
+  /** Initializes answered 503 because the store holds all the sessions its quota allows. */
+  totalQuotaExceeded: number;
+  /** Requests answered 403 for their `Host` or `Origin` (`allowedHosts`, `allowedOrigins`). */
+  forbidden: number;
 }
 
 /** A snapshot of what the handler holds. */
@@ -59,8 +77,13 @@ export interface HandlerStats {
   liveSessions: number;
   /** Of those, sessions with a request in progress or a stream open. */
   busySessions: number;
+  /** Response bodies still streaming (GET streams and POST responses as SSE), of every owner. */
+  openStreams: number;
   counters: HandlerCounters;
 }
+
+/** Refusals that point at the operator (too small a pool or quota): reported at most this often. */
+const REFUSAL_REPORT_INTERVAL_MS = 60_000;
 
 /**
  * Creates the MCP endpoint: sessions in a store, rebuilt on demand, bound to their owner. Checks once that
@@ -106,7 +129,24 @@ export class McpSessionHandler {
   readonly #owner: OwnerResolver;
   readonly #onerror: (error: Error, sessionId: string | undefined) => void;
   readonly #pool: SessionPool;
-  readonly #counters = { initialized: 0, resumed: 0, notFound: 0, deleted: 0 };
+  readonly #originPolicy: OriginPolicy;
+  readonly #maxLiveSessions: number;
+  /** Whether POSTs are answered with JSON: then only GET streams count as open streams. */
+  readonly #jsonResponses: boolean;
+  readonly #counters = {
+    initialized: 0,
+    resumed: 0,
+    notFound: 0,
+    deleted: 0,
+    saturated: 0,
+    ownerSessionLimited: 0,
+    ownerStreamLimited: 0,
+    ownerQuotaExceeded: 0,
+    totalQuotaExceeded: 0,
+    forbidden: 0,
+  };
+  /** Per refusal reported to `onerror`: when it last was (manager clock), and how many came since. */
+  readonly #refusalReports = new Map<Refusal, { reportedAt: number; unreported: number }>();
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
   /** Hands an error to `onerror`, which must not break request handling by throwing. */
@@ -126,17 +166,24 @@ export class McpSessionHandler {
     this.#onerror = settings.onerror;
     this.path = settings.path;
     this.maxBodyBytes = settings.maxBodyBytes;
+    this.#originPolicy = settings.originPolicy;
+    this.#maxLiveSessions = settings.maxLiveSessions;
+    this.#jsonResponses = settings.transportOptions.enableJsonResponse === true;
     this.#pool = new SessionPool({
       manager,
       factory: settings.factory,
       evictAfterMs: settings.evictAfterMs,
       maxLiveSessions: settings.maxLiveSessions,
+      maxLiveSessionsPerOwner: settings.maxLiveSessionsPerOwner,
+      maxOpenStreamsPerOwner: settings.maxOpenStreamsPerOwner,
       eventStore: settings.eventStore,
       transportOptions: settings.transportOptions,
       report: this.#report,
     });
-    this.nodeListener = createNodeListener(this.path, (request, handleOptions) =>
-      this.handleRequest(request, handleOptions),
+    this.nodeListener = createNodeListener(
+      this.path,
+      (req) => this.screenNodeRequest(req),
+      (request, handleOptions) => this.handleRequest(request, handleOptions),
     );
 
     const evictEvery = Math.max(1_000, Math.min(Math.floor(settings.evictAfterMs / 2), 60_000));
@@ -168,9 +215,35 @@ export class McpSessionHandler {
       sessionId = request.headers.get(SESSION_ID_HEADER) ?? undefined;
       return await this.#route(request, options);
     } catch (error) {
-      if (!isClientFault(error)) this.#report(error, sessionId);
+      const refusal = refusalOf(error);
+      if (refusal) this.#countRefusal(refusal, error);
+      else if (!isClientFault(error)) this.#report(error, sessionId);
       return failureResponse(error);
     }
+  }
+
+  /**
+   * @internal The node listeners' first look at a request, before a byte of its body is read: 403 for a
+   * `Host` or `Origin` that is not allowed, 413 for a POST that declares a body over `maxBodyBytes`. Both
+   * close the connection, so a client cannot hold it by never sending the body it announced. Null to
+   * serve the request.
+   */
+  screenNodeRequest(req: IncomingMessage): Response | null {
+    const host = req.headers.host ?? headerValue(req.headers[':authority']);
+    const refused = this.#refuseForeign(host, req.headers.origin);
+    if (refused) return refused;
+    if (req.method === 'POST' && !isBodyParsed(req)) {
+      const length = declaredContentLength(req);
+      if (length !== null && length > this.maxBodyBytes) {
+        return payloadTooLargeResponse(this.maxBodyBytes, { connection: 'close' });
+      }
+    }
+    return null;
+  }
+
+  /** @internal Hands an error no request can be answered with to `onerror` (the dual-era listener's). */
+  reportError(error: unknown): void {
+    this.#report(error, undefined);
   }
 
   /**
@@ -188,10 +261,11 @@ export class McpSessionHandler {
 
   /** What the handler holds, and its counters. */
   stats(): HandlerStats {
-    const { held, busy, rebuilt, evicted } = this.#pool.stats();
+    const { held, busy, openStreams, rebuilt, evicted } = this.#pool.stats();
     return {
       liveSessions: held,
       busySessions: busy,
+      openStreams,
       counters: { ...this.#counters, rebuilt, evicted },
     };
   }
@@ -230,6 +304,11 @@ export class McpSessionHandler {
 
   /** Sends a request to initialize, DELETE or serve — or answers it here when it cannot go anywhere. */
   async #route(request: Request, options: HandleRequestOptions): Promise<Response> {
+    const foreign = this.#refuseForeign(
+      request.headers.get('host') ?? new URL(request.url).host,
+      request.headers.get('origin') ?? undefined,
+    );
+    if (foreign) return foreign;
     const { method } = request;
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       return methodNotAllowedResponse();
@@ -255,39 +334,72 @@ export class McpSessionHandler {
 
     // Dead, foreign and malformed ids are answered here, so the SDK's own 400 paths never see them.
     if (!isWellFormedId(sessionId, this.manager.limits.maxIdLength)) return this.#notFound();
-    const session = await this.manager.getSession(sessionId, { owner });
-    if (!session || session.owner !== owner) {
-      // Gone for its owner (expired, closed elsewhere): free the transport. Another owner presenting the
-      // id must not disturb the owner's live session.
-      await this.#pool.forgetId(sessionId, owner);
-      return this.#notFound();
+    if (method === 'DELETE') return this.#delete(sessionId, owner);
+    // Refused for load before the store is read: a saturated server spends nothing on the request.
+    const stream = this.#opensStream(method, mcp) ? this.#pool.openStream(owner) : null;
+    try {
+      if (!this.#pool.holds(sessionId, owner)) {
+        const refusal = this.#pool.admissionRefusal(owner);
+        if (refusal) throw refusal;
+      }
+      const session = await this.manager.getSession(sessionId, { owner });
+      if (!session || session.owner !== owner) {
+        stream?.close();
+        await this.#forgetGone(sessionId, owner);
+        return this.#notFound();
+      }
+      return await this.#serve(request, session, mcp, owner, options, stream);
+    } catch (error) {
+      stream?.close();
+      throw error;
     }
-    if (method === 'DELETE') {
-      await this.manager.closeSession(sessionId, { owner });
-      await this.#pool.forgetId(sessionId);
-      this.#counters.deleted++;
-      return new Response(null, { status: 200 });
-    }
-    return this.#serve(request, session, mcp, owner, options);
   }
 
-  /** Serves a request of a live session on its held transport, rebuilding it when this process has none. */
+  async #delete(sessionId: string, owner: string | null): Promise<Response> {
+    const session = await this.manager.getSession(sessionId, { owner });
+    if (!session || session.owner !== owner) {
+      await this.#forgetGone(sessionId, owner);
+      return this.#notFound();
+    }
+    await this.manager.closeSession(sessionId, { owner });
+    await this.#pool.forgetId(sessionId);
+    this.#counters.deleted++;
+    return new Response(null, { status: 200 });
+  }
+
+  /**
+   * Frees the transport of a session gone for its owner (expired, closed elsewhere). Another owner
+   * presenting the id must not disturb the owner's live session.
+   */
+  async #forgetGone(sessionId: string, owner: string | null): Promise<void> {
+    await this.#pool.forgetId(sessionId, owner);
+  }
+
+  /**
+   * Serves a request of a live session on its held transport, rebuilding it when this process has none.
+   * Takes over `stream`: it stays open with a streaming response, and is closed on every other outcome.
+   */
   async #serve(
     request: Request,
     session: Session,
     mcp: McpRequest,
     owner: string | null,
     options: HandleRequestOptions,
+    stream: StreamTicket | null,
   ): Promise<Response> {
     const meta = readMcpMetadata(session.metadata);
     if (!meta) {
       // Not created by this glue (a state handle, or a session of an incompatible release): nothing to
       // rebuild from. For an old session, the 404 makes a recovering client re-initialize with this id as
       // its preferred id, which brings the session back; a handle is never resumed (stored-session.ts).
+      stream?.close();
       return this.#notFound();
     }
     const live = await this.#pool.acquire(session.id, owner, meta, request.url);
-    if (!live) return this.#notFound();
+    if (!live) {
+      stream?.close();
+      return this.#notFound();
+    }
     try {
       if (session.state === 'idle') {
         await reactivateSession(this.manager, session.id, owner, this.#report);
@@ -300,7 +412,7 @@ export class McpSessionHandler {
           ? { parsedBody: mcp.body, authInfo: options.authInfo }
           : { authInfo: options.authInfo },
       );
-      return this.#pool.releaseWhenSettled(live, response);
+      return this.#pool.releaseWhenSettled(live, response, stream);
     } catch (error) {
       this.#pool.release(live);
       throw error;
@@ -313,39 +425,53 @@ export class McpSessionHandler {
     owner: string | null,
     options: HandleRequestOptions,
   ): Promise<Response> {
-    const { session, resumed } = await openSessionForInitialize(
-      this.manager,
-      message.params as JsonObject,
-      owner,
-      preferredSessionId(request.headers),
-    );
-    // Re-initialized: a transport held for the previous generation must not serve it.
-    if (resumed) await this.#pool.forgetId(session.id);
-    const generation = readMcpMetadata(session.metadata)?.generation ?? 1;
-    let live: LiveSession;
+    // Whatever the SDK or the limits would refuse is refused before a session is created or resumed.
+    const refused = initializeRefusal(request, message);
+    if (refused) return refused;
+    const stream = this.#jsonResponses ? null : this.#pool.openStream(owner);
+    let slot: PoolSlot | null = null;
     try {
-      live = await this.#pool.start(session.id, owner, generation);
+      slot = this.#pool.reserve(owner);
+      const { session, resumed } = await openSessionForInitialize(
+        this.manager,
+        message.params as JsonObject,
+        owner,
+        preferredSessionId(request.headers),
+      );
+      // Re-initialized: a transport held for the previous generation must not serve it.
+      if (resumed) await this.#pool.forgetId(session.id);
+      const generation = readMcpMetadata(session.metadata)?.generation ?? 1;
+      let live: LiveSession;
+      try {
+        live = await this.#pool.start(slot, session.id, generation);
+      } catch (error) {
+        if (!resumed) await this.manager.closeSession(session.id, { owner, purge: true });
+        throw error;
+      }
+      let response: Response;
+      try {
+        response = await live.transport.handleRequest(request, {
+          parsedBody: message,
+          authInfo: options.authInfo,
+        });
+      } catch (error) {
+        await this.#undoInitialize(live, resumed);
+        throw error;
+      }
+      if (response.status !== 200) {
+        // A refusal the checks above do not foresee (a future SDK's).
+        await this.#undoInitialize(live, resumed);
+        stream?.close();
+        return response;
+      }
+      if (resumed) this.#counters.resumed++;
+      else this.#counters.initialized++;
+      return this.#pool.releaseWhenSettled(live, response, stream);
     } catch (error) {
-      if (!resumed) await this.manager.closeSession(session.id, { owner, purge: true });
+      stream?.close();
+      if (slot) this.#pool.cancel(slot);
       throw error;
     }
-    let response: Response;
-    try {
-      response = await live.transport.handleRequest(request, {
-        parsedBody: message,
-        authInfo: options.authInfo,
-      });
-    } catch (error) {
-      await this.#undoInitialize(live, resumed);
-      throw error;
-    }
-    if (response.status !== 200) {
-      await this.#undoInitialize(live, resumed);
-      return response;
-    }
-    if (resumed) this.#counters.resumed++;
-    else this.#counters.initialized++;
-    return this.#pool.releaseWhenSettled(live, response);
   }
 
   /**
@@ -366,4 +492,53 @@ export class McpSessionHandler {
     this.#counters.notFound++;
     return sessionNotFoundResponse();
   }
+
+  /** Whether serving the request opens a stream: a GET stream, or a POST with requests answered as SSE. */
+  #opensStream(method: 'GET' | 'POST', mcp: McpRequest): boolean {
+    if (method === 'GET') return true;
+    return !this.#jsonResponses && mcp.messages.some(isJSONRPCRequest);
+  }
+
+  /** 403 for a `Host` or `Origin` the options do not allow (counted), or null. */
+  #refuseForeign(host: string | undefined, origin: string | undefined): Response | null {
+    const refusal = originPolicyRefusal(this.#originPolicy, host, origin);
+    if (refusal === null) return null;
+    this.#counters.forbidden++;
+    return forbiddenResponse(refusal);
+  }
+
+  /**
+   * Counts a refusal. Those that point at the operator — the pool or the store is full — also reach
+   * `onerror`, at most once a minute (manager clock) with the number refused since the last report: a
+   * flood of refusals must not become a flood of log lines.
+   */
+  #countRefusal(refusal: Refusal, error: unknown): void {
+    this.#counters[refusal]++;
+    if (refusal !== 'saturated' && refusal !== 'totalQuotaExceeded') return;
+    const now = this.manager.clock.now();
+    const report = this.#refusalReports.get(refusal) ?? {
+      reportedAt: Number.NEGATIVE_INFINITY,
+      unreported: 0,
+    };
+    report.unreported++;
+    this.#refusalReports.set(refusal, report);
+    if (now - report.reportedAt < REFUSAL_REPORT_INTERVAL_MS) return;
+    const refused = report.unreported;
+    report.reportedAt = now;
+    report.unreported = 0;
+    this.#report(
+      refusal === 'saturated'
+        ? new PoolSaturatedError(this.#maxLiveSessions, refused)
+        : new Error(
+            `${(error as Error).message} ${refused} initialize request(s) answered 503 since the last ` +
+              'report. Raise the manager’s maxSessions, or close sessions that are no longer used.',
+          ),
+      undefined,
+    );
+  }
+}
+
+/** One value of a Node header that may repeat. */
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

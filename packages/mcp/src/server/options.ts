@@ -13,8 +13,13 @@ import {
   type SessionEventStoreOptions,
 } from '../event-store/session-event-store.js';
 import type { SessionContext } from '../session-context.js';
+import { type OriginPolicy, resolveOriginPolicy } from './origin-guard.js';
 import { defaultOwner, type OwnerResolver } from './owner.js';
-import type { SessionServer, SessionTransportOptions } from './rebuild.js';
+import {
+  OWNED_TRANSPORT_OPTIONS,
+  type SessionServer,
+  type SessionTransportOptions,
+} from './rebuild.js';
 
 /** What the server factory gets for each session it builds a server for. */
 export interface ServerFactoryContext {
@@ -68,8 +73,35 @@ export interface McpSessionHandlerOptions {
    * evicted. Default 10 minutes.
    */
   evictAfterMs?: number;
-  /** Most sessions held in memory; beyond it the least recently used idle ones are evicted. Default 10,000. */
+  /**
+   * Most sessions held in memory. Admitting one more evicts the least recently used idle one; when every
+   * held session is busy (a request in progress or a stream open) the request gets 503 with `Retry-After`
+   * (`PoolSaturatedError`), never 404. Default 10,000.
+   */
   maxLiveSessions?: number;
+  /**
+   * Most sessions one owner holds in memory. Over it, that owner's least recently used idle session is
+   * evicted; when all of them are busy the request gets 429 (`OwnerLimitError`). Unbound sessions (owner
+   * null) count only toward `maxLiveSessions`. Default 100.
+   */
+  maxLiveSessionsPerOwner?: number;
+  /**
+   * Most open streams of one owner: GET streams and POST responses streamed as SSE, until their body ends.
+   * One more gets 429 (`OwnerLimitError`) before the SDK sees the request. Unbound requests are not
+   * limited. Default 100.
+   */
+  maxOpenStreamsPerOwner?: number;
+  /**
+   * `Host` headers served: host names (any port) or `host:port`, or `'*'` for any. Others get 403. A public
+   * deployment must set it to the names it is reached by. Default: `localhost`, `127.0.0.1` and `[::1]`.
+   */
+  allowedHosts?: '*' | readonly string[];
+  /**
+   * `Origin` headers accepted besides those with a loopback host (`http://localhost:5173`…), or `'*'` for
+   * any: origins such as `https://app.example.com`. A request without `Origin` (not from a browser)
+   * passes; any other gets 403. Default: none besides loopback.
+   */
+  allowedOrigins?: '*' | readonly string[];
   /** How often expired sessions are swept from the store, or null for never. Default 60 seconds. */
   sweepIntervalMs?: number | null;
   /**
@@ -80,11 +112,16 @@ export interface McpSessionHandlerOptions {
    */
   eventStore?: false | Omit<SessionEventStoreOptions, 'onError'>;
   /**
-   * Largest accepted POST body in bytes; larger ones get 413 (from the dual-era listener too). Default
-   * 4 MiB (the SDK's default).
+   * Largest accepted POST body in bytes; larger ones get 413 (from the dual-era listener too). A declared
+   * `Content-Length` over it is answered before any of the body is read, and the connection closed.
+   * Default 4 MiB (the SDK's default).
    */
   maxBodyBytes?: number;
-  /** Options passed to every session's SDK transport. */
+  /**
+   * Options passed to every session's SDK transport (`WebStandardStreamableHTTPServerTransport`), except
+   * those the handler owns: the session id, event store and session callbacks, Host/Origin checks
+   * (`allowedHosts`, `allowedOrigins` above) and the body limit (`maxBodyBytes`).
+   */
   transport?: SessionTransportOptions;
   /**
    * Called with errors that are not the client's fault alone: store failures, rebuild failures, events
@@ -101,6 +138,9 @@ export interface HandlerSettings {
   path: string;
   evictAfterMs: number;
   maxLiveSessions: number;
+  maxLiveSessionsPerOwner: number;
+  maxOpenStreamsPerOwner: number;
+  originPolicy: OriginPolicy;
   /** Null when resumable streams are off. */
   eventStore: EventStoreLimits | null;
   maxBodyBytes: number;
@@ -113,6 +153,8 @@ export interface HandlerSettings {
 const DEFAULT_PATH = '/mcp';
 const DEFAULT_EVICT_AFTER_MS = 10 * 60_000;
 const DEFAULT_MAX_LIVE_SESSIONS = 10_000;
+const DEFAULT_MAX_LIVE_SESSIONS_PER_OWNER = 100;
+const DEFAULT_MAX_OPEN_STREAMS_PER_OWNER = 100;
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** Options that configure a manager the handler builds; meaningless next to a ready one. */
@@ -143,13 +185,22 @@ export function resolveHandlerSettings(options: McpSessionHandlerOptions): Handl
       options.maxLiveSessions ?? DEFAULT_MAX_LIVE_SESSIONS,
       'maxLiveSessions',
     ),
+    maxLiveSessionsPerOwner: positive(
+      options.maxLiveSessionsPerOwner ?? DEFAULT_MAX_LIVE_SESSIONS_PER_OWNER,
+      'maxLiveSessionsPerOwner',
+    ),
+    maxOpenStreamsPerOwner: positive(
+      options.maxOpenStreamsPerOwner ?? DEFAULT_MAX_OPEN_STREAMS_PER_OWNER,
+      'maxOpenStreamsPerOwner',
+    ),
+    originPolicy: resolveOriginPolicy(options.allowedHosts, options.allowedOrigins),
     maxBodyBytes: positive(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
     eventStore:
       options.eventStore === false
         ? null
         : resolveEventStoreLimits(options.eventStore, 'eventStore.'),
     sweepIntervalMs: sweepIntervalMs === null ? null : positive(sweepIntervalMs, 'sweepIntervalMs'),
-    transportOptions: { ...options.transport },
+    transportOptions: transportOptions(options.transport),
     onerror: options.onerror ?? (() => {}),
   };
 }
@@ -195,6 +246,23 @@ export async function openSessionManager(
     await opened?.close().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * The SDK transport options to pass through.
+ * @throws InvalidValueError for an option the handler owns, naming the handler option to use instead.
+ */
+function transportOptions(given: SessionTransportOptions | undefined): SessionTransportOptions {
+  const options = { ...given };
+  for (const [name, instead] of Object.entries(OWNED_TRANSPORT_OPTIONS)) {
+    if ((options as Record<string, unknown>)[name] !== undefined) {
+      throw new InvalidValueError(
+        `transport.${name} is set by the handler; ${instead}`,
+        `transport.${name}`,
+      );
+    }
+  }
+  return options;
 }
 
 function normalizePath(path: string): string {

@@ -6,6 +6,7 @@ import {
   type EventStore,
   type StreamId,
   WebStandardStreamableHTTPServerTransport,
+  type WebStandardStreamableHTTPServerTransportOptions,
 } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   isJSONRPCErrorResponse,
@@ -35,13 +36,32 @@ export type SessionServer = McpServer | Server;
 const REPLAY_INITIALIZE_ID = '__mcp_session_replay_initialize__';
 const REPLAY_SET_LEVEL_ID = '__mcp_session_replay_set_level__';
 
-/** Transport options the handler passes through to every session's transport. */
-export interface SessionTransportOptions {
-  /** Answer POSTs with JSON instead of SSE (no resumability for request streams). Default false. */
-  enableJsonResponse?: boolean;
-  /** `retry:` hint, milliseconds, written in priming events. */
-  retryInterval?: number;
-}
+/**
+ * SDK transport options the handler owns, each with what to use instead. The session id and callbacks
+ * belong to rebuilding; Host/Origin checks and the body limit are the handler's own, applied before a
+ * request reaches a transport (and the transport's would refuse the replayed initialize, which has no
+ * `Host`).
+ */
+export const OWNED_TRANSPORT_OPTIONS = {
+  sessionIdGenerator: 'the session id is the stored session’s',
+  eventStore: 'use the eventStore option',
+  onsessioninitialized: 'listen to the manager’s "created" event instead',
+  onsessionclosed: 'listen to the manager’s "closed" event instead',
+  allowedHosts: 'use the allowedHosts option',
+  allowedOrigins: 'use the allowedOrigins option',
+  enableDnsRebindingProtection: 'use the allowedHosts and allowedOrigins options',
+  maxRequestBodySize: 'use the maxBodyBytes option',
+} as const;
+
+/**
+ * Options passed through to every session's SDK transport: all of the SDK's but those the handler owns
+ * (`OWNED_TRANSPORT_OPTIONS`). An option the installed SDK does not know (`keepAliveMs` on 1.26) is
+ * ignored by it.
+ */
+export type SessionTransportOptions = Omit<
+  WebStandardStreamableHTTPServerTransportOptions,
+  keyof typeof OWNED_TRANSPORT_OPTIONS
+>;
 
 /**
  * An `EventStore` that can be silenced while a rebuild replays `initialize`, so the replay's own
@@ -88,14 +108,9 @@ export async function connectSessionTransport(options: {
 }): Promise<WebStandardStreamableHTTPServerTransport> {
   const { sessionId, server, eventStore, transportOptions } = options;
   const transport = new WebStandardStreamableHTTPServerTransport({
+    ...transportOptions,
     sessionIdGenerator: () => sessionId,
     ...(eventStore ? { eventStore } : {}),
-    ...(transportOptions.enableJsonResponse === undefined
-      ? {}
-      : { enableJsonResponse: transportOptions.enableJsonResponse }),
-    ...(transportOptions.retryInterval === undefined
-      ? {}
-      : { retryInterval: transportOptions.retryInterval }),
   });
   transport.onclose = options.onclose;
   transport.onerror = options.onerror;

@@ -7,10 +7,15 @@ import {
   isJSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
+  invalidMessageResponse,
+  MAX_JSON_DEPTH,
+  nestedTooDeepResponse,
+  notAcceptableResponse,
   PREFERRED_SESSION_ID_HEADERS,
   parseErrorResponse,
   payloadTooLargeResponse,
   SESSION_ID_HEADER,
+  unsupportedMediaTypeResponse,
 } from '../protocol.js';
 import { isLoggingLevel, type LoggingLevel } from '../session-kinds.js';
 
@@ -39,7 +44,8 @@ export interface McpRequest {
 /**
  * Reads what the handler routes on. A POST body comes from `parsedBody` when given, else is read under
  * `maxBodyBytes` and parsed.
- * @returns the request, or the error response for a body that is too large (413) or not JSON (400).
+ * @returns the request, or the error response for a body that is too large (413), not JSON (400 -32700)
+ * or nested deeper than `MAX_JSON_DEPTH` (400 -32600).
  */
 export async function readMcpRequest(
   request: Request,
@@ -57,6 +63,9 @@ export async function readMcpRequest(
       if (!parsed.ok) return { ok: false, response: parseErrorResponse() };
       body = parsed.value;
     }
+    if (isNestedDeeperThan(body, MAX_JSON_DEPTH)) {
+      return { ok: false, response: nestedTooDeepResponse() };
+    }
   }
   const messages: unknown[] = request.method !== 'POST' ? [] : Array.isArray(body) ? body : [body];
   return {
@@ -68,6 +77,50 @@ export async function readMcpRequest(
       initialize: messages.find(isInitializeRequest),
     },
   };
+}
+
+/**
+ * The answer the SDK transport would refuse an `initialize` with — 406 when Accept lacks
+ * `application/json` or `text/event-stream`, 415 when the body is not `application/json`, 400 -32700 when
+ * it is not a JSON-RPC request — or null. Checked before a session is created, so a refused initialize
+ * writes nothing. The checks are the SDK's (Accept by substring, Content-Type by media type).
+ */
+export function initializeRefusal(request: Request, message: unknown): Response | null {
+  const accept = request.headers.get('accept') ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    return notAcceptableResponse();
+  }
+  const mediaType = (request.headers.get('content-type') ?? '').split(';', 1)[0]?.trim();
+  if (mediaType?.toLowerCase() !== 'application/json') return unsupportedMediaTypeResponse();
+  if (!isJSONRPCRequest(message)) return invalidMessageResponse();
+  return null;
+}
+
+/**
+ * Whether a parsed JSON value has objects or arrays nested more than `maxDepth` deep (a top-level object
+ * is depth 1). Walks with its own stack: the value is hostile until this says otherwise, and recursing
+ * over it is what overflowed the call stack.
+ */
+export function isNestedDeeperThan(value: unknown, maxDepth: number): boolean {
+  const pending: { value: object; depth: number }[] = [];
+  if (typeof value === 'object' && value !== null) pending.push({ value, depth: 1 });
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.depth > maxDepth) return true;
+    for (const child of Object.values(next.value)) {
+      if (typeof child === 'object' && child !== null) {
+        pending.push({ value: child, depth: next.depth + 1 });
+      }
+    }
+  }
+  return false;
+}
+
+/** The `Content-Length` a Node request declares, or null when it declares none (a chunked body). */
+export function declaredContentLength(req: IncomingMessage): number | null {
+  const header = req.headers['content-length'];
+  if (header === undefined) return null;
+  const length = Number(header);
+  return Number.isFinite(length) ? length : null;
 }
 
 /** The session id a re-initialize asks for (either header spelling), or null. */

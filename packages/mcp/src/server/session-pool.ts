@@ -5,6 +5,12 @@ import { SessionContext } from '../session-context.js';
 import type { McpSessionMetadata } from '../session-kinds.js';
 import type { ServerFactory } from './options.js';
 import {
+  isOwnerLimitError,
+  isPoolSaturatedError,
+  OwnerLimitError,
+  PoolSaturatedError,
+} from './pool-errors.js';
+import {
   connectSessionTransport,
   ReplayAwareEventStore,
   replayInitialize,
@@ -33,13 +39,37 @@ export interface SessionPoolOptions {
   factory: ServerFactory;
   /** Unused this long (milliseconds, manager clock), a held session is evicted. */
   evictAfterMs: number;
-  /** Most sessions held; beyond it the least recently used that are not busy are evicted. */
+  /** Most sessions held (and being built); room is made by evicting the least recently used idle one. */
   maxLiveSessions: number;
+  /** Most sessions one bound owner holds (and has being built); room is made from its own idle ones. */
+  maxLiveSessionsPerOwner: number;
+  /** Most open streams of one bound owner. */
+  maxOpenStreamsPerOwner: number;
   /** Limits of each session's event store, or null for no event store (no resumable streams). */
   eventStore: EventStoreLimits | null;
   transportOptions: SessionTransportOptions;
   /** Hears errors no request can be answered with (a failed close, rebuild or idle marking). */
   report: (error: unknown, sessionId: string | undefined) => void;
+}
+
+/**
+ * A place in the pool taken for a session being created or rebuilt: it counts as held, so nobody else can
+ * take it, and it cannot be evicted, since it is not in the pool yet. `start` or a rebuild fills it;
+ * `cancel` gives it back.
+ */
+export interface PoolSlot {
+  readonly owner: string | null;
+}
+
+/** One open stream counted against its owner; `close()` (idempotent) stops counting it. */
+export interface StreamTicket {
+  close(): void;
+}
+
+/** A rebuild under way, shared by every request for its session; each holds one busy mark once it is done. */
+interface Rebuild {
+  readonly promise: Promise<LiveSession>;
+  waiters: number;
 }
 
 /**
@@ -51,16 +81,27 @@ export interface SessionPoolOptions {
  * - A session is **held** while it is in the pool, and **busy** while a request is being handled or a
  *   response body is still streaming (`acquire`/`start` mark it busy, `release` or `releaseWhenSettled`
  *   end that). A busy session is never evicted.
- * - **Evicting** (`evictIdle`, or `maxLiveSessions` exceeded as a session is added) closes the transport
- *   and server, counts under `evicted`, and marks the stored session idle unless another instance used it
- *   meanwhile.
+ * - **Admitting** a session (created or rebuilt) first takes a slot (`reserve`): over
+ *   `maxLiveSessionsPerOwner` the owner's own least recently used idle session is evicted, over
+ *   `maxLiveSessions` anyone's. The session being admitted is never the one evicted: it enters the pool
+ *   already busy. When nothing can be evicted, admitting fails with `OwnerLimitError` or
+ *   `PoolSaturatedError` and nothing is held.
+ * - **Evicting** (`evictIdle`, or to make room) closes the transport and server, counts under `evicted`,
+ *   and marks the stored session idle unless another instance used it meanwhile.
  * - **Forgetting** closes the transport and server and leaves the stored session exactly as it is: for a
  *   session closed, re-initialized or gone elsewhere, and on shutdown.
+ * - **Streams** of bound owners are counted (`openStream`) up to `maxOpenStreamsPerOwner`.
  */
 export class SessionPool {
   readonly #options: SessionPoolOptions;
   readonly #held = new Map<string, LiveSession>();
-  readonly #rebuilding = new Map<string, Promise<LiveSession>>();
+  readonly #reserved = new Set<PoolSlot>();
+  /** Held sessions plus reserved slots of each bound owner. */
+  readonly #perOwner = new Map<string, number>();
+  /** Open streams of each bound owner. */
+  readonly #streams = new Map<string, number>();
+  readonly #rebuilding = new Map<string, Rebuild>();
+  #openStreams = 0;
   #rebuilt = 0;
   #evicted = 0;
 
@@ -68,11 +109,84 @@ export class SessionPool {
     this.#options = options;
   }
 
-  /** Sessions held, of them busy ones, and the rebuild and eviction counts since the pool was created. */
-  stats(): { held: number; busy: number; rebuilt: number; evicted: number } {
+  /**
+   * Sessions held, of them busy ones, open streams (of every owner, unbound included), and the rebuild and
+   * eviction counts since the pool was created.
+   */
+  stats(): { held: number; busy: number; openStreams: number; rebuilt: number; evicted: number } {
     let busy = 0;
     for (const live of this.#held.values()) if (live.busy > 0) busy++;
-    return { held: this.#held.size, busy, rebuilt: this.#rebuilt, evicted: this.#evicted };
+    return {
+      held: this.#held.size,
+      busy,
+      openStreams: this.#openStreams,
+      rebuilt: this.#rebuilt,
+      evicted: this.#evicted,
+    };
+  }
+
+  /** Whether the session `id` is held here for `owner` (a request for it needs no room in the pool). */
+  holds(id: string, owner: string | null): boolean {
+    return this.#held.get(id)?.owner === owner;
+  }
+
+  /**
+   * Takes a slot for a session of `owner` about to be created or rebuilt, evicting the least recently used
+   * idle session to make room: the owner's own when it is at `maxLiveSessionsPerOwner`, anyone's when the
+   * pool is at `maxLiveSessions`.
+   * @throws OwnerLimitError when the owner is at its limit with every session of its busy.
+   * @throws PoolSaturatedError when the pool is full of busy sessions. Nothing is evicted then.
+   */
+  reserve(owner: string | null): PoolSlot {
+    const admission = this.#admission(owner);
+    if ('refusal' in admission) throw admission.refusal;
+    if (admission.victim) void this.#evict(admission.victim);
+    const slot: PoolSlot = { owner };
+    this.#reserved.add(slot);
+    if (owner !== null) this.#perOwner.set(owner, this.#ownerCount(owner) + 1);
+    return slot;
+  }
+
+  /**
+   * The error `reserve(owner)` would throw now, or null when it would succeed (evicting or not). Touches
+   * nothing: lets a request be refused before it costs a store read.
+   */
+  admissionRefusal(owner: string | null): OwnerLimitError | PoolSaturatedError | null {
+    const admission = this.#admission(owner);
+    return 'refusal' in admission ? admission.refusal : null;
+  }
+
+  /** Gives back a slot that was not filled (the create or rebuild failed). Idempotent. */
+  cancel(slot: PoolSlot): void {
+    if (!this.#reserved.delete(slot)) return;
+    if (slot.owner !== null) this.#decrementOwner(slot.owner);
+  }
+
+  /**
+   * Counts a stream `owner` is about to open (a GET stream, a POST answered with SSE), before the SDK sees
+   * the request. Unbound requests are counted in `stats()` only.
+   * @throws OwnerLimitError when the owner already has `maxOpenStreamsPerOwner` open.
+   */
+  openStream(owner: string | null): StreamTicket {
+    const { maxOpenStreamsPerOwner } = this.#options;
+    const open = owner === null ? 0 : (this.#streams.get(owner) ?? 0);
+    if (open >= maxOpenStreamsPerOwner) {
+      throw new OwnerLimitError('openStreams', maxOpenStreamsPerOwner);
+    }
+    if (owner !== null) this.#streams.set(owner, open + 1);
+    this.#openStreams++;
+    let closed = false;
+    return {
+      close: () => {
+        if (closed) return;
+        closed = true;
+        this.#openStreams--;
+        if (owner === null) return;
+        const left = (this.#streams.get(owner) ?? 1) - 1;
+        if (left === 0) this.#streams.delete(owner);
+        else this.#streams.set(owner, left);
+      },
+    };
   }
 
   /** The context of the held session `id`, or undefined when this process does not hold it. */
@@ -81,21 +195,29 @@ export class SessionPool {
   }
 
   /**
-   * Builds, holds and marks busy the session an `initialize` just created or resumed in the store; the
-   * caller serves the initialize on it, then releases it — or forgets it when the SDK refused.
-   * @throws whatever the factory or `connect()` threw; nothing is held then.
+   * Builds the session an `initialize` just created or resumed in the store into the slot reserved for it,
+   * held and marked busy; the caller serves the initialize on it, then releases it — or forgets it when
+   * the SDK refused.
+   * @throws whatever the factory or `connect()` threw; the slot is given back, nothing is held then.
    */
-  async start(id: string, owner: string | null, generation: number): Promise<LiveSession> {
-    const { live } = await this.#build(id, owner, generation, false);
-    this.#admit(live);
-    live.busy++;
+  async start(slot: PoolSlot, id: string, generation: number): Promise<LiveSession> {
+    let live: LiveSession;
+    try {
+      ({ live } = await this.#build(id, slot.owner, generation, false));
+    } catch (error) {
+      this.cancel(slot);
+      throw error;
+    }
+    live.busy = 1;
+    this.#fill(slot, live);
     return live;
   }
 
   /**
    * The held session `id`, marked busy and most recently used. One held for an older generation or another
-   * owner is forgotten first; one not held is rebuilt from `meta` (concurrent callers share one rebuild).
-   * Null when it cannot be rebuilt (the error is reported) or keeps being evicted under cap pressure.
+   * owner is forgotten first; one not held is rebuilt from `meta` into a new slot (concurrent callers share
+   * one rebuild). Null when it cannot be rebuilt (the error is reported).
+   * @throws OwnerLimitError or PoolSaturatedError when there is no room to rebuild it.
    */
   async acquire(
     id: string,
@@ -103,32 +225,30 @@ export class SessionPool {
     meta: McpSessionMetadata,
     url: string,
   ): Promise<LiveSession | null> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let live = this.#held.get(id);
-      if (live && (live.generation !== meta.generation || live.owner !== owner)) {
-        await this.forget(live);
-        live = undefined;
+    for (;;) {
+      const held = this.#held.get(id);
+      if (!held) break;
+      if (held.generation === meta.generation && held.owner === owner) {
+        held.busy++;
+        this.#touch(held);
+        return held;
       }
-      if (!live) {
-        let pending = this.#rebuilding.get(id);
-        if (!pending) {
-          pending = this.#rebuild(id, owner, meta, url).finally(() => this.#rebuilding.delete(id));
-          this.#rebuilding.set(id, pending);
-        }
-        try {
-          live = await pending;
-        } catch (error) {
-          this.#options.report(error, id);
-          return null;
-        }
-      }
-      // Evicted while this request waited (cap pressure): take another turn.
-      if (this.#held.get(id) !== live) continue;
-      live.busy++;
-      this.#touch(live);
-      return live;
+      await this.forget(held);
     }
-    return null;
+    let rebuild = this.#rebuilding.get(id);
+    if (!rebuild) {
+      const slot = this.reserve(owner);
+      rebuild = { promise: this.#rebuild(slot, id, meta, url), waiters: 0 };
+      this.#rebuilding.set(id, rebuild);
+    }
+    rebuild.waiters++;
+    try {
+      return await rebuild.promise;
+    } catch (error) {
+      if (isPoolSaturatedError(error) || isOwnerLimitError(error)) throw error;
+      this.#options.report(error, id);
+      return null;
+    }
   }
 
   /** Ends one busy mark of `acquire` or `start`, and marks the session most recently used. */
@@ -139,10 +259,19 @@ export class SessionPool {
 
   /**
    * Passes `response` through, releasing `live` once its body has been read, cancelled (the client went
-   * away) or failed — or at once when it has none. So a session with an open stream stays busy.
+   * away) or failed — or at once when it has none. So a session with an open stream stays busy. `stream`
+   * is closed with it when the response is an event stream, at once otherwise (an error answer).
    */
-  releaseWhenSettled(live: LiveSession, response: Response): Response {
-    return onResponseSettled(response, () => this.release(live));
+  releaseWhenSettled(
+    live: LiveSession,
+    response: Response,
+    stream: StreamTicket | null = null,
+  ): Response {
+    if (!isEventStream(response)) stream?.close();
+    return onResponseSettled(response, () => {
+      stream?.close();
+      this.release(live);
+    });
   }
 
   /** Closes the held session's transport and server and drops it; the stored session is not touched. */
@@ -164,17 +293,44 @@ export class SessionPool {
     for (const live of this.#held.values()) {
       if (live.busy === 0 && live.lastUsedAt <= before) idle.push(live);
     }
-    await Promise.all(idle.map((live) => this.#evictAndMarkIdle(live)));
+    await Promise.all(idle.map((live) => this.#evict(live)));
     return idle.length;
   }
 
   /** Waits for rebuilds under way, then forgets every held session (shutdown). */
   async forgetAll(): Promise<void> {
-    await Promise.allSettled([...this.#rebuilding.values()]);
+    await Promise.allSettled([...this.#rebuilding.values()].map((rebuild) => rebuild.promise));
     await Promise.all([...this.#held.values()].map((live) => this.forget(live)));
   }
 
+  /**
+   * Rebuilds the session into `slot`. On success it enters the pool holding one busy mark per request
+   * waiting for it, in the same turn as the rebuild stops being shared, so no request misses its mark and
+   * no eviction can come between.
+   */
   async #rebuild(
+    slot: PoolSlot,
+    id: string,
+    meta: McpSessionMetadata,
+    url: string,
+  ): Promise<LiveSession> {
+    let live: LiveSession;
+    try {
+      live = await this.#buildAndReplay(id, slot.owner, meta, url);
+    } catch (error) {
+      this.cancel(slot);
+      this.#rebuilding.delete(id);
+      throw error;
+    }
+    live.busy = this.#rebuilding.get(id)?.waiters ?? 0;
+    this.#rebuilding.delete(id);
+    this.#fill(slot, live);
+    this.#rebuilt++;
+    return live;
+  }
+
+  /** A session rebuilt from its stored `initialize` and log level, not yet in the pool. */
+  async #buildAndReplay(
     id: string,
     owner: string | null,
     meta: McpSessionMetadata,
@@ -194,8 +350,6 @@ export class SessionPool {
       await live.server.close().catch(() => {});
       throw error;
     }
-    this.#admit(live);
-    this.#rebuilt++;
     return live;
   }
 
@@ -243,26 +397,60 @@ export class SessionPool {
     return { live: holder.live, events };
   }
 
-  /** Puts a session in the pool, then evicts the least recently used ones that are not busy beyond the cap. */
-  #admit(live: LiveSession): void {
-    this.#held.delete(live.id);
-    this.#held.set(live.id, live);
-    const excess = this.#held.size - this.#options.maxLiveSessions;
-    if (excess <= 0) return;
-    const victims: LiveSession[] = [];
-    for (const candidate of this.#held.values()) {
-      if (victims.length >= excess) break;
-      if (candidate.busy === 0) victims.push(candidate);
+  /**
+   * Puts a built session into its slot, most recently used. A session held under the same id meanwhile
+   * (an older generation) is replaced and closed.
+   */
+  #fill(slot: PoolSlot, live: LiveSession): void {
+    this.#reserved.delete(slot);
+    const previous = this.#held.get(live.id);
+    if (previous) {
+      this.#remove(previous);
+      void this.#closeServer(previous);
     }
-    for (const victim of victims) void this.#evictAndMarkIdle(victim);
+    this.#held.set(live.id, live);
   }
 
-  /** Drops a session from the pool for being idle or over the cap, and marks it idle in the store. */
-  async #evictAndMarkIdle(live: LiveSession): Promise<void> {
-    if (!this.#remove(live)) return;
+  /**
+   * What admitting a session of `owner` takes: nothing, evicting one idle session (the owner's own when it
+   * is at its limit — which also makes room in the pool — else anyone's when the pool is full), or a
+   * refusal when that session would have to be busy. Slots and held sessions never exceed the limits, so
+   * one eviction always makes room.
+   */
+  #admission(
+    owner: string | null,
+  ): { victim: LiveSession | undefined } | { refusal: OwnerLimitError | PoolSaturatedError } {
+    const { maxLiveSessions, maxLiveSessionsPerOwner } = this.#options;
+    if (owner !== null && this.#ownerCount(owner) >= maxLiveSessionsPerOwner) {
+      const victim = this.#leastRecentlyUsedIdle(owner);
+      return victim
+        ? { victim }
+        : { refusal: new OwnerLimitError('liveSessions', maxLiveSessionsPerOwner) };
+    }
+    if (this.#held.size + this.#reserved.size < maxLiveSessions) return { victim: undefined };
+    const victim = this.#leastRecentlyUsedIdle(undefined);
+    return victim ? { victim } : { refusal: new PoolSaturatedError(maxLiveSessions) };
+  }
+
+  /**
+   * The least recently used held session that is not busy — of `owner` when one is given — or undefined.
+   * A scan from the old end: busy sessions there are passed over.
+   */
+  #leastRecentlyUsedIdle(owner: string | undefined): LiveSession | undefined {
+    for (const live of this.#held.values()) {
+      if (live.busy === 0 && (owner === undefined || live.owner === owner)) return live;
+    }
+    return undefined;
+  }
+
+  /**
+   * Drops a session from the pool for being idle or to make room — at once, so the room is there when this
+   * returns — then closes it and marks it idle in the store (the promise).
+   */
+  #evict(live: LiveSession): Promise<void> {
+    if (!this.#remove(live)) return Promise.resolve();
     this.#evicted++;
-    await this.#closeServer(live);
-    await this.#markIdle(live);
+    return this.#closeServer(live).then(() => this.#markIdle(live));
   }
 
   /**
@@ -304,8 +492,27 @@ export class SessionPool {
   #remove(live: LiveSession): boolean {
     if (this.#held.get(live.id) !== live) return false;
     this.#held.delete(live.id);
+    if (live.owner !== null) this.#decrementOwner(live.owner);
     return true;
   }
+
+  #ownerCount(owner: string): number {
+    return this.#perOwner.get(owner) ?? 0;
+  }
+
+  #decrementOwner(owner: string): void {
+    const left = this.#ownerCount(owner) - 1;
+    if (left <= 0) this.#perOwner.delete(owner);
+    else this.#perOwner.set(owner, left);
+  }
+}
+
+/** Whether a response is a stream of server-sent events (its body stays open until the stream ends). */
+function isEventStream(response: Response): boolean {
+  return (
+    response.body !== null &&
+    (response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream')
+  );
 }
 
 /**
