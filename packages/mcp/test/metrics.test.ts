@@ -232,7 +232,7 @@ describe('metrics exporter', () => {
           liveSessions: 3,
           openStreams: 2,
           byOwner: { alice: 1 },
-          counters: { notFound: 4, saturated: 7, ownerLimitedHTTP2: 1, note: 'not a number' },
+          counters: { notFound: 4, saturated: 7, retriedHTTP2Streams: 1, note: 'not a number' },
         }),
       },
       handles: { stats: () => ({ minted: 5, refusedForQuota: 6 }) },
@@ -246,8 +246,10 @@ describe('metrics exporter', () => {
     expect(sample(text, 'mcp_requests_session_not_found_total')).toBe(4);
     expect(sample(text, 'mcp_handler_saturated_total')).toBe(7);
     expect(text).toMatch(/^# TYPE mcp_handler_saturated_total counter$/m);
-    expect(text).toMatch(/^# HELP mcp_handler_saturated_total .*counters\.saturated/m);
-    expect(sample(text, 'mcp_handler_owner_limited_http2_total')).toBe(1);
+    expect(sample(text, 'mcp_handler_retried_http2_streams_total')).toBe(1);
+    expect(text).toMatch(
+      /^# HELP mcp_handler_retried_http2_streams_total .*stats\(\)\.counters\.retriedHTTP2Streams\.$/m,
+    );
     expect(sample(text, 'mcp_state_handles_minted_total')).toBe(5);
     expect(sample(text, 'mcp_state_handles_refused_for_quota_total')).toBe(6);
     expect(text).not.toMatch(/by_owner|note/);

@@ -142,6 +142,16 @@ const HANDLER_HELP: Record<string, string> = {
   evicted: 'Idle sessions this process dropped from memory.',
   notFound: 'Requests answered 404 (unknown, expired, closed or foreign session).',
   deleted: 'Sessions closed by DELETE in this process.',
+  // Fields the handler may not have in every release; their names are derived like any other's.
+  openStreams: 'Response bodies still streaming (GET streams and POST responses as SSE).',
+  saturated: 'Requests answered 503 because every held session was busy.',
+  ownerSessionLimited: 'Requests answered 429: their owner held its most live sessions, all busy.',
+  ownerStreamLimited: 'Requests answered 429: their owner had its most streams open.',
+  ownerQuotaExceeded:
+    'Initializes answered 429: their owner has all the stored sessions its quota allows.',
+  totalQuotaExceeded:
+    'Initializes answered 503: the store holds all the sessions its quota allows.',
+  forbidden: 'Requests answered 403 for their Host or Origin.',
 };
 const HANDLES_HELP: Record<string, string> = {
   minted: 'State handles minted by this process.',
