@@ -302,6 +302,26 @@ describe('metrics exporter', () => {
     expect(web.status).toBe(405);
   });
 
+  it('answers 500 when a stats() source throws, and tells onerror', async () => {
+    const errors: Error[] = [];
+    const { manager } = setup();
+    const exporter = createMetricsExporter({
+      manager,
+      refreshIntervalMs: 3_600_000,
+      handler: {
+        stats: () => {
+          throw new Error('stats broke');
+        },
+      },
+      onerror: (error) => errors.push(error),
+    });
+    cleanups.push(() => exporter.close());
+    const url = await serve(exporter);
+    expect((await fetch(url)).status).toBe(500);
+    expect((await exporter.handleRequest(new Request(url))).status).toBe(500);
+    expect(errors.map((error) => error.message)).toEqual(['stats broke', 'stats broke']);
+  });
+
   it('refuses malformed options with InvalidValueError', () => {
     const { manager } = setup();
     const bad: unknown[] = [

@@ -51,7 +51,10 @@ export interface MetricsExporterOptions {
   token?: string;
   /** Value of the `instance` label on this process's own series (counters, live gauges). Default: none. */
   instance?: string;
-  /** Hears of failed timer refreshes (also counted in `mcp_store_stats_refresh_failures_total`). */
+  /**
+   * Hears of failed timer refreshes (also counted in `mcp_store_stats_refresh_failures_total`) and of a
+   * `stats()` that threw during a scrape (answered 500).
+   */
   onerror?: (error: Error) => void;
 }
 
@@ -287,13 +290,15 @@ class PrometheusExporter implements MetricsExporter {
   }
 
   #refreshInBackground(): void {
-    this.refresh().catch((error: unknown) => {
-      try {
-        this.#onerror(error instanceof Error ? error : new Error(String(error)));
-      } catch {
-        // A throwing error listener must not become an unhandled rejection on a timer.
-      }
-    });
+    this.refresh().catch((error: unknown) => this.#report(error));
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#onerror(error instanceof Error ? error : new Error(String(error)));
+    } catch {
+      // A throwing error listener must not break a scrape or reject on a timer.
+    }
   }
 
   async #aggregate(): Promise<void> {
@@ -335,10 +340,22 @@ class PrometheusExporter implements MetricsExporter {
         };
       }
     }
+    let body: string;
+    try {
+      body = this.render();
+    } catch (error) {
+      // A stats() source that throws must not take the listener (and a Node server) down with it.
+      this.#report(error);
+      return {
+        status: 500,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: 'Internal Server Error: the metrics could not be read.\n',
+      };
+    }
     return {
       status: 200,
       headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' },
-      body: this.render(),
+      body,
     };
   }
 
