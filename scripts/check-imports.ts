@@ -23,7 +23,7 @@ const SOURCE_CONDITION = '@mcp-session/source';
  * (they share only what lies below them in that tree).
  */
 const SIBLING_LAYERS: readonly { tree: string; siblings: readonly string[] }[] = [
-  { tree: 'packages/mcp/src', siblings: ['server', 'handles', 'client'] },
+  { tree: 'packages/mcp/src', siblings: ['server', 'handles', 'client', 'metrics'] },
 ];
 
 interface WorkspacePackage {

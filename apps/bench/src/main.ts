@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only ops,history,count,events|<backend>,…] [--out bench-results.json]`
+ * `pnpm bench [--quick] [--only ops,history,count,events,metrics|<backend>,…] [--out bench-results.json]`
  *
  * Runs every section in its own child process, one after another, prints a markdown report on stdout
  * and writes every figure with the machine description to a JSON file.
@@ -31,6 +31,8 @@ const settings: Settings = values.quick
       historyLengths: [10, 1_000, 10_000],
       sessionCounts: [1_000, 20_000],
       events: 300,
+      floodSessions: 20_000,
+      floodDurationMs: 1_500,
     }
   : {
       durationMs: 600,
@@ -39,6 +41,8 @@ const settings: Settings = values.quick
       historyLengths: [10, 1_000, 100_000],
       sessionCounts: [1_000, 1_000_000],
       events: 2_000,
+      floodSessions: 20_000,
+      floodDurationMs: 5_000,
     };
 
 const COUNT_BACKENDS = ['memory', 'sqlite', 'redis', 'postgres'];
@@ -47,6 +51,7 @@ const allSections = [
   ...BACKENDS.map((backend) => `history:${backend}`),
   ...COUNT_BACKENDS.map((backend) => `count:${backend}`),
   'events',
+  'metrics',
 ];
 const only = values.only?.split(',').map((part) => part.trim());
 const sections = only

@@ -2,6 +2,7 @@ import type { Machine } from './machine.js';
 import type { Measurement } from './measure.js';
 import type { EventStoreResult } from './sections/event-store.js';
 import type { Settings } from './sections/index.js';
+import type { MetricsFloodResult } from './sections/metrics-flood.js';
 import { OPERATIONS, type OpsResult } from './sections/ops.js';
 import type { CountScaling, HistoryScaling } from './sections/scaling.js';
 
@@ -155,6 +156,39 @@ export function report(results: Results): string {
           String(e.replayed),
           ratio(e.replay.opsPerSec, sdk?.replay.opsPerSec),
         ]),
+      ),
+    );
+  }
+  const [flood] = resultsOf<MetricsFloodResult>(results, 'metrics');
+  if (flood) {
+    out.push('## Metrics flood');
+    out.push(
+      `An authenticated \`remember\` tool call on the reference server (a child process; SQLite holding ` +
+        `${number.format(flood.sessions)} sessions), alone and while ${flood.scrapers} scrapers fetch ` +
+        `\`/metrics\` back to back (${rate(flood.scrapesPerSec)} scrapes/s answered). Scrapes are served from ` +
+        `store aggregates refreshed on a timer; one aggregate of this store takes ${ms(flood.storeAggregate.p50Ms)} ms ` +
+        '(p50), which every scrape used to cost. The last row is the floor: as many clients fetching a path ' +
+        'answered 404 at once, what any flood of small requests costs the server. A ratio of 1× means the ' +
+        'flood does not move the call.',
+    );
+    out.push(
+      table(
+        ['tool call', 'calls/s (p50/p99 ms)', 'p50 flood/quiet', 'p99 flood/quiet'],
+        [
+          ['quiet', cell(flood.quiet), '', ''],
+          [
+            `${flood.scrapers} scrapers on /metrics`,
+            cell(flood.flood),
+            ratio(flood.flood.p50Ms, flood.quiet.p50Ms),
+            ratio(flood.flood.p99Ms, flood.quiet.p99Ms),
+          ],
+          [
+            `${flood.scrapers} clients on a 404 path (${rate(flood.floorRequestsPerSec)}/s)`,
+            cell(flood.floor),
+            ratio(flood.floor.p50Ms, flood.quiet.p50Ms),
+            ratio(flood.floor.p99Ms, flood.quiet.p99Ms),
+          ],
+        ],
       ),
     );
   }

@@ -27,6 +27,41 @@ export interface ServerConfig {
   /** `INSTANCE_NAME`: shown by session_info and /healthz. Default `<hostname>:<pid>`. */
   instanceName: string;
   /**
+   * `METRICS_TOKEN`: bearer token `/metrics` requires (at least 16 visible ASCII characters). Unset: the
+   * metrics are readable by anyone who can reach the port (the start-up log says so).
+   */
+  metricsToken: string | undefined;
+  /** `METRICS_REFRESH_INTERVAL_MS`: how often the store aggregates of `/metrics` are recomputed. Default 15 s. */
+  metricsRefreshIntervalMs: number;
+  /**
+   * `HTTP_HEADERS_TIMEOUT_MS`: time a client has to send a request's headers (node:http `headersTimeout`);
+   * then 408 and the connection is closed. At most `HTTP_REQUEST_TIMEOUT_MS`. Default 10 s.
+   */
+  headersTimeoutMs: number;
+  /**
+   * `HTTP_REQUEST_TIMEOUT_MS`: time a client has to send a whole request, headers and body (node:http
+   * `requestTimeout`); then 408. It bounds receiving the request only: responses — SSE streams included —
+   * may last longer. Default 60 s.
+   */
+  requestTimeoutMs: number;
+  /** `HTTP_KEEP_ALIVE_TIMEOUT_MS`: how long an idle keep-alive connection is kept open. Default 5 s. */
+  keepAliveTimeoutMs: number;
+  /**
+   * `HTTP_MAX_CONNECTIONS`: open connections at most (node:http `maxConnections`); further ones are
+   * closed as they arrive. Each open SSE stream holds one. Default 1,000.
+   */
+  maxConnections: number;
+  /**
+   * `ALLOWED_HOSTS`: comma-separated `Host` values the MCP handler accepts (`*`: any), for its `allowedHosts`
+   * option. Unset: the handler's default (loopback names). Parsed here; the handler wiring follows.
+   */
+  allowedHosts: readonly string[] | '*' | undefined;
+  /**
+   * `ALLOWED_ORIGINS`: comma-separated origins (`https://app.example.com`; `*`: any) the MCP handler accepts
+   * in `Origin`, for its `allowedOrigins` option. Unset: the handler's default (no Origin, or a loopback one).
+   */
+  allowedOrigins: readonly string[] | '*' | undefined;
+  /**
    * `MCP_TEST_CONTROLS=1` enables `POST /_test/advance-clock?ms=N` and `POST /_test/sweep`, so end-to-end
    * tests can expire sessions without sleeping. Never set it in production.
    */
@@ -35,6 +70,13 @@ export interface ServerConfig {
 
 /** Reads the configuration; throws an Error naming the variable when a value is malformed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const requestTimeoutMs = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000, 1);
+  const headersTimeoutMs = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 1);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new Error(
+      `HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
   return {
     storeUrl: env.SESSION_STORE_URL?.trim() || 'sqlite:./.data/sessions.db',
     host: env.HOST?.trim() || '127.0.0.1',
@@ -47,7 +89,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     sweepIntervalMs: integer(env, 'SESSION_SWEEP_INTERVAL_MS', 60_000, 1),
     instanceName: env.INSTANCE_NAME?.trim() || `${hostname()}:${process.pid}`,
     testControls: env.MCP_TEST_CONTROLS === '1',
+    metricsToken: readMetricsToken(env),
+    metricsRefreshIntervalMs: integer(env, 'METRICS_REFRESH_INTERVAL_MS', 15_000, 1),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 1),
+    maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 1_000, 1),
+    allowedHosts: list(env, 'ALLOWED_HOSTS'),
+    allowedOrigins: list(env, 'ALLOWED_ORIGINS'),
   };
+}
+
+function readMetricsToken(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.METRICS_TOKEN?.trim();
+  if (token === undefined || token === '') return undefined;
+  if (!/^[\x21-\x7e]{16,}$/.test(token)) {
+    throw new Error('METRICS_TOKEN must be at least 16 visible ASCII characters');
+  }
+  return token;
+}
+
+/** A comma-separated list; `*` alone means any. Unset or empty: undefined (the library's default). */
+function list(env: NodeJS.ProcessEnv, name: string): readonly string[] | '*' | undefined {
+  const items = (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0) return undefined;
+  if (items.includes('*')) {
+    if (items.length > 1) throw new Error(`${name}: "*" allows any value and stands alone`);
+    return '*';
+  }
+  return items;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {

@@ -1,5 +1,6 @@
 import { redactUrl } from '@mcp-session/core';
 import { loadConfig } from './config.js';
+import { describeError } from './log.js';
 import { startReferenceServer } from './server.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -9,10 +10,14 @@ const app = await startReferenceServer(config);
 console.log(
   `mcp-session reference server listening on ${app.url} ` +
     `(store ${redactUrl(config.storeUrl)}, instance ${config.instanceName}, ` +
-    `${config.tokens.size > 0 ? `${config.tokens.size} bearer tokens` : 'no authentication'})`,
+    `${config.tokens.size > 0 ? `${config.tokens.size} bearer tokens` : 'no authentication'}, ` +
+    `/metrics ${config.metricsToken === undefined ? 'open' : 'behind METRICS_TOKEN'})`,
 );
 if (config.tokens.size === 0) {
   console.warn('No MCP_TOKENS / MCP_TOKENS_FILE: sessions are not bound to any user.');
+}
+if (config.metricsToken === undefined) {
+  console.warn('No METRICS_TOKEN: /metrics is readable by anyone who can reach this port.');
 }
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -22,7 +27,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error('shutdown failed:', error);
+        console.error(`shutdown failed: ${describeError(error)}`);
         process.exit(1);
       },
     );

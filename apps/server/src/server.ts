@@ -3,14 +3,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { type Clock, createStore, parsePathUrl, SessionManager } from '@mcp-session/core';
-import { createMcpSessionHandler, type McpSessionHandler } from '@mcp-session/mcp';
+import {
+  createMcpSessionHandler,
+  createMetricsExporter,
+  type McpSessionHandler,
+  type MetricsExporter,
+} from '@mcp-session/mcp';
 import { createDualEraListener } from '@mcp-session/mcp/dual-era';
 import { StateHandles } from '@mcp-session/mcp/handles';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { authenticate, isAllowedOrigin } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { handleServer, MINT_TOOL } from './handle-tools.js';
-import { renderMetrics } from './metrics.js';
+import { describeError, escapeLogText, type Log } from './log.js';
 import { referenceServer } from './tools.js';
 
 /** The wall clock plus an offset that only the test controls move. */
@@ -30,6 +35,8 @@ export interface ReferenceServer {
   handler: McpSessionHandler;
   /** The state handles of 2026-era clients, in the same manager. */
   handles: StateHandles;
+  /** What `/metrics` serves. */
+  metrics: MetricsExporter;
   /** Stops accepting requests, closes transports and the store. Sessions stay in the store. */
   close(): Promise<void>;
 }
@@ -37,7 +44,7 @@ export interface ReferenceServer {
 /** Opens the store, builds the MCP handler and listens. */
 export async function startReferenceServer(
   config: ServerConfig,
-  log: Pick<Console, 'error' | 'warn'> = console,
+  log: Log = console,
 ): Promise<ReferenceServer> {
   prepareStoreLocation(config.storeUrl);
   const clock = new OffsetClock();
@@ -58,7 +65,8 @@ export async function startReferenceServer(
     sweepIntervalMs: config.sweepIntervalMs,
     onerror: (error, sessionId) => {
       // Never log whole session ids: they are bearer secrets of their session.
-      log.warn(`[mcp] ${sessionId ? `session ${sessionId.slice(0, 6)}…: ` : ''}${error.message}`);
+      const session = sessionId ? `session ${escapeLogText(sessionId.slice(0, 6))}…: ` : '';
+      log.warn(`[mcp] ${session}${escapeLogText(error.message)}`);
     },
   });
   // 2026-07-28 clients: no protocol session; state lives behind handles in the same store, bound to the
@@ -66,26 +74,38 @@ export async function startReferenceServer(
   const handles = new StateHandles(manager, { mintTool: MINT_TOOL });
   const modern = createMcpHandler(handleServer(handles, config.instanceName), {
     legacy: 'reject',
-    onerror: (error) => log.warn(`[mcp 2026] ${error.message}`),
+    onerror: (error) => log.warn(`[mcp 2026] ${escapeLogText(error.message)}`),
   });
   // One endpoint for both eras: 2025 requests to the session handler, 2026 ones to the SDK 2.x handler.
   const mcp = createDualEraListener({ sessions: handler, modern });
+  // Created with the manager, so its counters count from the start; store aggregates are refreshed on a
+  // timer and never computed by a scrape.
+  const metrics = createMetricsExporter({
+    manager,
+    handler,
+    handles,
+    refreshIntervalMs: config.metricsRefreshIntervalMs,
+    instance: config.instanceName,
+    ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
+    onerror: (error) =>
+      log.warn(`[metrics] store aggregate failed: ${escapeLogText(error.message)}`),
+  });
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz' && req.method === 'GET') return healthz(res);
-    if (path === '/metrics' && req.method === 'GET') {
-      const body = await renderMetrics(manager, handler, handles, config.instanceName);
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
-      return;
-    }
+    if (path === '/metrics') return metrics.nodeListener(req, res);
     if (config.testControls && path?.startsWith('/_test/') && req.method === 'POST') {
       return testControl(path, new URL(req.url ?? '/', 'http://x').searchParams, res);
     }
     if (path === handler.path || path === `${handler.path}/`) {
       if (!isAllowedOrigin(req)) {
-        res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden origin');
-        return;
+        return jsonRpcError(
+          res,
+          403,
+          -32000,
+          'Forbidden: requests from this Origin are not allowed.',
+        );
       }
       if (!authenticate(req, res, config.tokens)) return;
       return mcp(req, res);
@@ -99,10 +119,11 @@ export async function startReferenceServer(
       res
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ status: 'ok', instance: config.instanceName }));
-    } catch (error) {
+    } catch {
+      // Anyone can probe /healthz: the backend's message (hosts, ports, driver errors) is not theirs to read.
       res
         .writeHead(503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: 'store unavailable', error: (error as Error).message }));
+        .end(JSON.stringify({ status: 'store unavailable', instance: config.instanceName }));
     }
   };
 
@@ -119,13 +140,30 @@ export async function startReferenceServer(
     }
   };
 
-  const server = createServer((req, res) => {
-    route(req, res).catch((error: unknown) => {
-      log.error('[server] request failed:', error);
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end();
-    });
-  });
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // Both timeouts are enforced when node checks its connections, so check often enough for them to
+      // hold within a quarter of the headers timeout (node's default is every 30 s).
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.headersTimeoutMs / 4)),
+    },
+    (req, res) => {
+      route(req, res).catch((error: unknown) => {
+        log.error(`[server] request failed: ${describeError(error)}`);
+        if (!res.headersSent) return jsonRpcError(res, 500, -32603, 'Internal error');
+        res.end();
+      });
+    },
+  );
+  server.maxConnections = config.maxConnections;
+  const dropped = rateLimitedCount((count) =>
+    log.warn(
+      `[server] refused ${count} connection(s): HTTP_MAX_CONNECTIONS (${config.maxConnections}) are open`,
+    ),
+  );
+  server.on('drop', dropped);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -139,9 +177,11 @@ export async function startReferenceServer(
     manager,
     handler,
     handles,
+    metrics,
     close: () => {
       closing ??= (async () => {
         server.close();
+        metrics.close();
         await modern.close();
         await handler.close();
         server.closeAllConnections();
@@ -149,6 +189,32 @@ export async function startReferenceServer(
       })();
       return closing;
     },
+  };
+}
+
+/** Answers with a JSON-RPC error body, as every error answer of the MCP endpoint does. */
+function jsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  res
+    .writeHead(status, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+}
+
+const REPORT_INTERVAL_MS = 60_000;
+
+/**
+ * Counts events and reports the count at most once per minute (the first at once), so a flood makes one
+ * log line a minute, not one per event.
+ */
+function rateLimitedCount(report: (count: number) => void): () => void {
+  let count = 0;
+  let reportedAt = Number.NEGATIVE_INFINITY;
+  return () => {
+    count++;
+    const now = performance.now();
+    if (now - reportedAt < REPORT_INTERVAL_MS) return;
+    reportedAt = now;
+    report(count);
+    count = 0;
   };
 }
 

@@ -6,7 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { rawInitialized, rawInitialize as sendInitialize } from '@mcp-session/test-utils/mcp';
@@ -158,6 +158,85 @@ export async function startRoundRobinProxy(targets: string[]): Promise<{
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** A TCP proxy to `target` (host:port of a real server) that a test cuts to make that server unreachable. */
+export interface TcpProxy {
+  port: number;
+  /** Closes every proxied connection and refuses new ones. */
+  cut(): void;
+  /** Accepts and forwards connections again. */
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const server = createTcpServer((client) => {
+    if (cut) return client.destroy();
+    const upstream = connect(target.port, target.host);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(from);
+      from.on('error', () => to.destroy());
+      from.on('close', () => {
+        sockets.delete(from);
+        to.destroy();
+      });
+      from.pipe(to);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const destroyAll = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    port: (server.address() as AddressInfo).port,
+    cut: () => {
+      cut = true;
+      destroyAll();
+    },
+    restore: () => {
+      cut = false;
+    },
+    close: async () => {
+      destroyAll();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A raw TCP connection to a server, for requests no HTTP client would send (slow, partial, malformed). */
+export interface RawConnection {
+  socket: Socket;
+  /** Resolves with the first data the server sent, or with '' when it closed the connection first. */
+  answer: Promise<string>;
+  /** Resolves with everything the server sent once it closed the connection. */
+  closed: Promise<string>;
+}
+
+/** Opens a raw connection to `port` on loopback, writes `text` once connected, and collects the answer. */
+export async function rawConnection(port: number, text = ''): Promise<RawConnection> {
+  const socket = connect(port, '127.0.0.1');
+  let data = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => {
+    data += chunk;
+  });
+  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(data)));
+  const answer = new Promise<string>((resolve) => {
+    socket.once('data', (chunk: string) => resolve(chunk));
+    void closed.then(resolve);
+  });
+  socket.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  if (text !== '') socket.write(text);
+  return { socket, answer, closed };
 }
 
 /** A raw initialize followed by `notifications/initialized` (no SDK client). */

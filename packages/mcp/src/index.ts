@@ -41,6 +41,14 @@ export {
   mintToolResult,
 } from './handles/tool-runtime.js';
 export {
+  createMetricsExporter,
+  type HandlerStatsSource,
+  type HandleStatsSource,
+  type MetricsExporter,
+  type MetricsExporterOptions,
+} from './metrics/exporter.js';
+export { PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
+export {
   PREFERRED_SESSION_ID_HEADERS,
   SESSION_ID_HEADER,
   SESSION_NOT_FOUND_CODE,

@@ -18,6 +18,7 @@ import { rawRedisTarget } from '../targets/raw-redis.js';
 import { rawSqliteTarget } from '../targets/raw-sqlite.js';
 import type { Target } from '../workload.js';
 import { eventStoreBench, sdkInMemoryEventStore, sessionEventStore } from './event-store.js';
+import { metricsFlood } from './metrics-flood.js';
 import { runOps } from './ops.js';
 import { countScaling, historyScaling } from './scaling.js';
 
@@ -28,6 +29,10 @@ export interface Settings {
   historyLengths: number[];
   sessionCounts: number[];
   events: number;
+  /** Sessions seeded into the reference server's store for the metrics flood. */
+  floodSessions: number;
+  /** How long each half of the metrics flood (quiet, then flooded) measures, milliseconds. */
+  floodDurationMs: number;
 }
 
 async function dropPostgresTable(table: string): Promise<void> {
@@ -110,6 +115,8 @@ export async function runSection(name: string, settings: Settings): Promise<unkn
       }
       return results;
     }
+    case 'metrics':
+      return [await metricsFlood(settings.floodSessions, settings.floodDurationMs)];
     default:
       throw new Error(`unknown section ${name}`);
   }

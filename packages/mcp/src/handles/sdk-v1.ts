@@ -21,7 +21,12 @@ import * as z4 from 'zod/v4';
 import * as z4mini from 'zod/v4-mini';
 import { HANDLE_ARGUMENT } from './standard-schema.js';
 import type { HandleState, MintedHandle, StateHandles } from './state-handles.js';
-import { callWithHandle, callWithMintedHandle, handleArgumentDescription } from './tool-runtime.js';
+import {
+  answerStoreOutagesAsRequestErrors,
+  callWithHandle,
+  callWithMintedHandle,
+  handleArgumentDescription,
+} from './tool-runtime.js';
 
 /** The `extra` an SDK 1.x tool handler gets. */
 export type ToolExtraV1 = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -79,7 +84,8 @@ type LooseRegisterTool = (
  * too. A required string `handle` is added to the Zod input schema (3 or 4, raw shape or object); before
  * `callback` runs, the handle is resolved for the caller (owner from `extra.authInfo`, i.e. `req.auth`). A
  * dead or foreign handle, or a caller without an owner, gets a tool result with `isError: true` telling the
- * model what to do, and `callback` does not run.
+ * model what to do, and `callback` does not run. While the store is unavailable the call gets JSON-RPC
+ * error -32603 "Session store unavailable; retry shortly." (see `answerStoreOutagesAsRequestErrors`).
  * @throws InvalidValueError when the input schema is not a Zod object or raw shape, or defines `handle`.
  */
 export function registerHandleToolV1<
@@ -96,6 +102,7 @@ export function registerHandleToolV1<
     inputSchema,
     handleDescription ?? handleArgumentDescription(handles),
   );
+  answerStoreOutagesAsRequestErrors(server);
   const register = server.registerTool.bind(server) as unknown as LooseRegisterTool;
   return register(name, { ...rest, inputSchema: schema }, async (args, extra) => {
     const { [HANDLE_ARGUMENT]: handle, ...toolArgs } = args;
@@ -109,7 +116,8 @@ export function registerHandleToolV1<
  * Registers a tool that mints a state handle for the caller on an SDK 1.x `McpServer`. Without `callback`
  * it returns `{ handle, expiresAt }` (text and structured content); with one, `callback` gets the new
  * handle and returns the result, which must give the model `minted.handle`. If `callback` throws, the
- * handle is purged. A caller without an owner gets a tool error and nothing is minted.
+ * handle is purged. A caller without an owner gets a tool error and nothing is minted; an unavailable
+ * store, JSON-RPC error -32603.
  */
 export function registerMintHandleToolV1<
   Input extends ZodRawShapeCompat | AnySchema | undefined = undefined,
@@ -121,6 +129,7 @@ export function registerMintHandleToolV1<
   callback?: MintHandleToolCallbackV1<Input>,
 ): RegisteredTool {
   const { inputSchema, ...rest } = config;
+  answerStoreOutagesAsRequestErrors(server);
   const register = server.registerTool.bind(server) as unknown as LooseRegisterTool;
   const run = async (args: Record<string, unknown>, extra: ToolExtraV1) =>
     (await callWithMintedHandle(

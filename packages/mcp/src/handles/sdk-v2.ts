@@ -9,7 +9,12 @@ import type {
 } from '@modelcontextprotocol/server';
 import { withHandleArgument } from './standard-schema.js';
 import type { HandleState, MintedHandle, StateHandles } from './state-handles.js';
-import { callWithHandle, callWithMintedHandle, handleArgumentDescription } from './tool-runtime.js';
+import {
+  answerStoreOutagesAsRequestErrors,
+  callWithHandle,
+  callWithMintedHandle,
+  handleArgumentDescription,
+} from './tool-runtime.js';
 
 /** What a tool returns under SDK 2.x. */
 export type ToolResultV2 = CallToolResult | InputRequiredResult;
@@ -52,7 +57,8 @@ export type MintHandleToolCallbackV2<Input extends StandardSchemaWithJSON | unde
  * `handle` argument is added to the input schema; before `callback` runs, the handle is resolved for the
  * caller (owner from `ctx.http.authInfo` through the handles' owner resolver). A dead or foreign handle,
  * or a caller without an owner, gets a tool result with `isError: true` telling the model what to do, and
- * `callback` does not run.
+ * `callback` does not run. While the store is unavailable the call gets JSON-RPC error -32603 "Session
+ * store unavailable; retry shortly." (see `answerStoreOutagesAsRequestErrors`).
  * @throws InvalidValueError when the input schema cannot take a `handle` argument.
  */
 export function registerHandleTool<Input extends StandardSchemaWithJSON | undefined = undefined>(
@@ -67,6 +73,7 @@ export function registerHandleTool<Input extends StandardSchemaWithJSON | undefi
     inputSchema as StandardSchemaWithJSON | undefined,
     handleDescription ?? handleArgumentDescription(handles),
   );
+  answerStoreOutagesAsRequestErrors(server);
   return server.registerTool(
     name,
     { ...rest, inputSchema: schema },
@@ -81,7 +88,8 @@ export function registerHandleTool<Input extends StandardSchemaWithJSON | undefi
  * Registers a tool that mints a state handle for the caller (SDK 2.x). Without `callback` it returns
  * `{ handle, expiresAt }` (text and structured content); with one, `callback` gets the new handle (to seed
  * its state) and returns the result, which must give the model `minted.handle`. If `callback` throws, the
- * handle is purged. A caller without an owner gets a tool error and nothing is minted.
+ * handle is purged. A caller without an owner gets a tool error and nothing is minted; an unavailable
+ * store, JSON-RPC error -32603.
  */
 export function registerMintHandleTool<
   Input extends StandardSchemaWithJSON | undefined = undefined,
@@ -93,6 +101,7 @@ export function registerMintHandleTool<
   callback?: MintHandleToolCallbackV2<Input>,
 ): RegisteredTool {
   const { inputSchema, ...rest } = config;
+  answerStoreOutagesAsRequestErrors(server);
   const run = async (args: unknown, ctx: ServerContext): Promise<ToolResultV2> =>
     callWithMintedHandle(
       handles,
