@@ -32,17 +32,3 @@ export function authenticate(
   req.auth = { token: match[1], clientId: owner, scopes: [] };
   return true;
 }
-
-/**
- * DNS-rebinding guard for a server on a loopback address: a browser page from another origin must not
- * reach it. Requests without an Origin header (non-browser clients) pass.
- */
-export function isAllowedOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(origin).hostname);
-  } catch {
-    return false;
-  }
-}

@@ -12,7 +12,7 @@ import {
 import { createDualEraListener } from '@mcp-session/mcp/dual-era';
 import { StateHandles } from '@mcp-session/mcp/handles';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import { authenticate, isAllowedOrigin } from './auth.js';
+import { authenticate } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { handleServer, MINT_TOOL } from './handle-tools.js';
 import { describeError, escapeLogText, type Log } from './log.js';
@@ -63,6 +63,9 @@ export async function startReferenceServer(
     owner: ({ authInfo }) => authInfo?.clientId ?? null,
     evictAfterMs: config.evictAfterMs,
     sweepIntervalMs: config.sweepIntervalMs,
+    // Host and Origin are checked by the handler, on both eras' requests (DNS-rebinding protection).
+    ...(config.allowedHosts === undefined ? {} : { allowedHosts: config.allowedHosts }),
+    ...(config.allowedOrigins === undefined ? {} : { allowedOrigins: config.allowedOrigins }),
     onerror: (error, sessionId) => {
       // Never log whole session ids: they are bearer secrets of their session.
       const session = sessionId ? `session ${escapeLogText(sessionId.slice(0, 6))}…: ` : '';
@@ -78,8 +81,7 @@ export async function startReferenceServer(
   });
   // One endpoint for both eras: 2025 requests to the session handler, 2026 ones to the SDK 2.x handler.
   const mcp = createDualEraListener({ sessions: handler, modern });
-  // Created with the manager, so its counters count from the start; store aggregates are refreshed on a
-  // timer and never computed by a scrape.
+  // Store aggregates are refreshed on a timer and never computed by a scrape.
   const metrics = createMetricsExporter({
     manager,
     handler,
@@ -99,18 +101,15 @@ export async function startReferenceServer(
       return testControl(path, new URL(req.url ?? '/', 'http://x').searchParams, res);
     }
     if (path === handler.path || path === `${handler.path}/`) {
-      if (!isAllowedOrigin(req)) {
-        return jsonRpcError(
-          res,
-          403,
-          -32000,
-          'Forbidden: requests from this Origin are not allowed.',
-        );
-      }
       if (!authenticate(req, res, config.tokens)) return;
       return mcp(req, res);
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+    jsonRpcError(
+      res,
+      404,
+      -32000,
+      'Not Found: this server answers MCP on its MCP path, /healthz and /metrics.',
+    );
   };
 
   const healthz = async (res: ServerResponse) => {

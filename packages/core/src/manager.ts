@@ -941,6 +941,11 @@ export class SessionManager {
     return total;
   }
 
+  /** This manager's counters since it was created (a copy; no store call, cheap enough for every scrape). */
+  counters(): ManagerCounters {
+    return { ...this.#counters };
+  }
+
   /** Counters of this manager plus the store's aggregates. */
   async getMetrics(): Promise<SessionMetrics> {
     return { counters: { ...this.#counters }, store: await this.store.stats(this.clock.now()) };

@@ -3,8 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   InvalidValueError,
   isSessionManager,
+  type ManagerCounters,
   SESSION_STATES,
-  type SessionEvents,
   type SessionManager,
   type StoreStats,
 } from '@mcp-session/core';
@@ -32,7 +32,7 @@ export interface HandleStatsSource {
 
 /** Options of `createMetricsExporter`. */
 export interface MetricsExporterOptions {
-  /** The manager whose store aggregates (`getMetrics()`) and events are exported. */
+  /** The manager whose store aggregates (`getMetrics()`) and counters (`counters()`) are exported. */
   manager: SessionManager;
   /** The 2025-era session handler, for held sessions and its counters. */
   handler?: HandlerStatsSource;
@@ -82,47 +82,40 @@ const DEFAULT_REFRESH_INTERVAL_MS = 15_000;
 const TOKEN_SHAPE = /^[\x21-\x7e]{16,}$/;
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
-/**
- * The manager's events, each the counter it adds to: the manager keeps its counters private except in
- * `getMetrics()`, which also aggregates the store, so the exporter counts the events it can see instead —
- * from its creation, which is why it should be created with the manager.
- */
-const MANAGER_COUNTERS: {
-  [K in keyof SessionEvents]?: {
-    name: string;
-    help: string;
-    add(payload: SessionEvents[K]): number;
-  };
-} = {
-  created: {
+/** The manager's counters (`manager.counters()`, since the manager was created), by metric name. */
+const MANAGER_COUNTERS: Record<keyof ManagerCounters, { name: string; help: string }> = {
+  sessionsCreated: {
     name: 'mcp_sessions_created_total',
     help: 'Sessions created by this process (state handles included).',
-    add: () => 1,
   },
-  resumed: {
+  sessionsResumed: {
     name: 'mcp_sessions_resumed_total',
     help: 'Sessions resumed by a preferred session id, by this process.',
-    add: () => 1,
   },
-  expired: {
+  sessionsExpired: {
     name: 'mcp_sessions_expired_total',
     help: 'Expired sessions swept by this process.',
-    add: ({ count }) => count,
   },
-  closed: {
+  sessionsClosed: {
     name: 'mcp_sessions_closed_total',
     help: 'Sessions closed by this process (DELETE, closed handles, purges).',
-    add: () => 1,
   },
-  message: {
-    name: 'mcp_messages_total',
-    help: 'History messages added by this process.',
-    add: () => 1,
-  },
-  transitioned: {
+  messagesAdded: { name: 'mcp_messages_total', help: 'History messages added by this process.' },
+  transitions: {
     name: 'mcp_session_transitions_total',
     help: 'Session state transitions made by this process (closes included).',
-    add: () => 1,
+  },
+  versionConflicts: {
+    name: 'mcp_session_version_conflicts_total',
+    help: 'Guarded writes of this process that lost a race (re-read and retried, or reported).',
+  },
+  activityWrites: {
+    name: 'mcp_session_activity_writes_total',
+    help: 'Activity writes of reads (throttled by the activity write interval), by this process.',
+  },
+  quotaRefusals: {
+    name: 'mcp_session_quota_refusals_total',
+    help: 'Creates this process refused for a quota on stored sessions (per owner or in total).',
   },
 };
 
@@ -166,7 +159,7 @@ const HANDLES_HELP: Record<string, string> = {
 /**
  * Creates a Prometheus exporter over a manager and, optionally, the MCP handler and state handles of this
  * process. Store aggregates are refreshed on an unref'd timer and served from that cache; the handler's
- * and handles' numbers, and the manager's event counters, are read live.
+ * and handles' numbers, and the manager's counters, are read live.
  * @throws InvalidValueError when `manager` is not a `SessionManager` or an option is malformed.
  */
 export function createMetricsExporter(options: MetricsExporterOptions): MetricsExporter {
@@ -189,8 +182,6 @@ class PrometheusExporter implements MetricsExporter {
   readonly #tokenDigest: Buffer | undefined;
   readonly #labels: Readonly<Record<string, string>>;
   readonly #onerror: (error: Error) => void;
-  readonly #managerCounts = new Map<string, number>();
-  readonly #unsubscribe: (() => void)[] = [];
   readonly #timer: NodeJS.Timeout;
   #snapshot: StoreSnapshot | undefined;
   #refreshing: Promise<void> | undefined;
@@ -235,22 +226,6 @@ class PrometheusExporter implements MetricsExporter {
     this.#labels = instance === undefined ? {} : { instance };
     this.#onerror = onerror ?? (() => {});
 
-    for (const event of Object.keys(MANAGER_COUNTERS) as (keyof SessionEvents)[]) {
-      const counter = MANAGER_COUNTERS[event] as {
-        name: string;
-        add(payload: unknown): number;
-      };
-      this.#managerCounts.set(counter.name, 0);
-      this.#unsubscribe.push(
-        manager.on(event, (payload) => {
-          this.#managerCounts.set(
-            counter.name,
-            (this.#managerCounts.get(counter.name) ?? 0) + counter.add(payload),
-          );
-        }),
-      );
-    }
-
     this.nodeListener = (req, res) => {
       const answer = this.#answer(req.method ?? 'GET', req.headers.authorization ?? null);
       res.writeHead(answer.status, {
@@ -286,7 +261,6 @@ class PrometheusExporter implements MetricsExporter {
 
   close(): void {
     clearInterval(this.#timer);
-    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
   }
 
   #refreshInBackground(): void {
@@ -408,9 +382,9 @@ class PrometheusExporter implements MetricsExporter {
       samples: one(this.#refreshFailures),
     };
 
-    for (const event of Object.keys(MANAGER_COUNTERS) as (keyof SessionEvents)[]) {
-      const { name, help } = MANAGER_COUNTERS[event] as { name: string; help: string };
-      yield { name, type: 'counter', help, samples: one(this.#managerCounts.get(name) ?? 0) };
+    const counters = this.#manager.counters();
+    for (const [key, { name, help }] of Object.entries(MANAGER_COUNTERS)) {
+      yield { name, type: 'counter', help, samples: one(counters[key as keyof ManagerCounters]) };
     }
 
     if (this.#handler) {
