@@ -62,6 +62,19 @@ export interface ServerConfig {
    */
   allowedOrigins: readonly string[] | '*' | undefined;
   /**
+   * `SESSION_MAX_PER_OWNER`: stored sessions (not closed) one owner may have; a further `initialize` gets 429.
+   * Default 1,000 (the manager's `maxSessionsPerOwner`).
+   */
+  maxSessionsPerOwner: number;
+  /** `SESSION_MAX_TOTAL`: stored sessions in all; a further `initialize` gets 503. Default 100,000 (`maxSessions`). */
+  maxSessions: number;
+  /** `MCP_MAX_LIVE_SESSIONS`: sessions held in this process's memory. Default 10,000. */
+  maxLiveSessions: number;
+  /** `MCP_MAX_LIVE_SESSIONS_PER_OWNER`: held sessions of one owner. Default 100. */
+  maxLiveSessionsPerOwner: number;
+  /** `MCP_MAX_OPEN_STREAMS_PER_OWNER`: open streams (GET streams, SSE responses) of one owner. Default 100. */
+  maxOpenStreamsPerOwner: number;
+  /**
    * `MCP_TEST_CONTROLS=1` enables `POST /_test/advance-clock?ms=N` and `POST /_test/sweep`, so end-to-end
    * tests can expire sessions without sleeping. Never set it in production.
    */
@@ -97,6 +110,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 1_000, 1),
     allowedHosts: list(env, 'ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'ALLOWED_ORIGINS'),
+    maxSessionsPerOwner: integer(env, 'SESSION_MAX_PER_OWNER', 1_000, 1),
+    maxSessions: integer(env, 'SESSION_MAX_TOTAL', 100_000, 1),
+    maxLiveSessions: integer(env, 'MCP_MAX_LIVE_SESSIONS', 10_000, 1),
+    maxLiveSessionsPerOwner: integer(env, 'MCP_MAX_LIVE_SESSIONS_PER_OWNER', 100, 1),
+    maxOpenStreamsPerOwner: integer(env, 'MCP_MAX_OPEN_STREAMS_PER_OWNER', 100, 1),
   };
 }
 
@@ -127,7 +145,8 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) {
+  // Decimal digits only: Number() would also take "0x10", "1e3" and " 5".
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
     throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
   }
   return value;

@@ -56,6 +56,8 @@ export async function startReferenceServer(
     idleTimeoutMs: config.idleTimeoutMs,
     maxLifetimeMs: config.maxLifetimeMs,
     historyCap: config.historyCap,
+    maxSessionsPerOwner: config.maxSessionsPerOwner,
+    maxSessions: config.maxSessions,
   });
   const handler = await createMcpSessionHandler({
     sessions: manager,
@@ -63,6 +65,9 @@ export async function startReferenceServer(
     owner: ({ authInfo }) => authInfo?.clientId ?? null,
     evictAfterMs: config.evictAfterMs,
     sweepIntervalMs: config.sweepIntervalMs,
+    maxLiveSessions: config.maxLiveSessions,
+    maxLiveSessionsPerOwner: config.maxLiveSessionsPerOwner,
+    maxOpenStreamsPerOwner: config.maxOpenStreamsPerOwner,
     // Host and Origin are checked by the handler, on both eras' requests (DNS-rebinding protection).
     ...(config.allowedHosts === undefined ? {} : { allowedHosts: config.allowedHosts }),
     ...(config.allowedOrigins === undefined ? {} : { allowedOrigins: config.allowedOrigins }),

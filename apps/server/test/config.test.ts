@@ -51,3 +51,39 @@ describe('loadConfig: HTTP limits, metrics, allowed hosts and origins', () => {
     for (const [env, message] of cases) expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('loadConfig: limits', () => {
+  it('has the library defaults, and reads each limit from the environment', () => {
+    expect(loadConfig({})).toMatchObject({
+      maxSessionsPerOwner: 1_000,
+      maxSessions: 100_000,
+      maxLiveSessions: 10_000,
+      maxLiveSessionsPerOwner: 100,
+      maxOpenStreamsPerOwner: 100,
+    });
+    expect(
+      loadConfig({
+        SESSION_MAX_PER_OWNER: '3',
+        SESSION_MAX_TOTAL: '50',
+        MCP_MAX_LIVE_SESSIONS: '4',
+        MCP_MAX_LIVE_SESSIONS_PER_OWNER: '2',
+        MCP_MAX_OPEN_STREAMS_PER_OWNER: '5',
+      }),
+    ).toMatchObject({
+      maxSessionsPerOwner: 3,
+      maxSessions: 50,
+      maxLiveSessions: 4,
+      maxLiveSessionsPerOwner: 2,
+      maxOpenStreamsPerOwner: 5,
+    });
+  });
+
+  it('takes decimal digits only for numbers (regression: "0x10" and "1e3" were read as 16 and 1000)', () => {
+    for (const bad of ['0x10', '1e3', ' 5x', '2.5', '-1', '0']) {
+      expect(() => loadConfig({ SESSION_MAX_PER_OWNER: bad }), bad).toThrow(
+        /SESSION_MAX_PER_OWNER must be an integer ≥ 1/,
+      );
+    }
+    expect(() => loadConfig({ SESSION_IDLE_TIMEOUT_MS: '1e3' })).toThrow(/SESSION_IDLE_TIMEOUT_MS/);
+  });
+});
