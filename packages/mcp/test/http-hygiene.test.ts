@@ -277,6 +277,27 @@ describe('a declared Content-Length over maxBodyBytes', () => {
   }
 });
 
+describe('a body over maxBodyBytes that a client is really sending', () => {
+  for (const leg of LEGS) {
+    it(`gets its 413, not a broken pipe: the body is drained while it keeps arriving (${leg})`, async () => {
+      const env = await setup();
+      const response = await fetch(env.legs[leg].url, {
+        method: 'POST',
+        headers: postHeaders(),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'ping',
+          params: { pad: 'x'.repeat(4 * MAX_BODY_BYTES) },
+        }),
+      });
+      expect(response.status).toBe(413);
+      expectJsonRpcError(await response.text(), -32000, new RegExp(`${MAX_BODY_BYTES} bytes`));
+      expect(env.store.creates).toBe(0);
+    });
+  }
+});
+
 describe('deeply nested JSON', () => {
   for (const leg of LEGS) {
     it(`gets 400 -32600 with a body past 64 levels, never 500 (regression: a stack overflow answered 500 with an empty body) (${leg})`, async () => {

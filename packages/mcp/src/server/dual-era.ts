@@ -10,7 +10,13 @@ import {
   payloadTooLargeResponse,
 } from '../protocol.js';
 import type { McpSessionHandler } from './handler.js';
-import { matchesPath, type NodeListener, writeResponse } from './node-listener.js';
+import {
+  answerUnread,
+  DRAIN_FACTOR,
+  matchesPath,
+  type NodeListener,
+  writeResponse,
+} from './node-listener.js';
 import { isNestedDeeperThan, parseJson, readNodeBodyText } from './request.js';
 
 /**
@@ -32,9 +38,6 @@ export interface DualEraListenerOptions {
    */
   modern: FetchLikeMcpHandler;
 }
-
-/** Most of an oversize body read (and dropped) before the connection is cut, as a multiple of the limit. */
-const DRAIN_FACTOR = 16;
 
 type NodeRequest = IncomingMessage & { body?: unknown; originalUrl?: string };
 
@@ -61,7 +64,7 @@ export function createDualEraListener(options: DualEraListenerOptions): NodeList
   const modernNode = toNodeHandler(modern, { maxRequestBodySize: maxBodyBytes });
   const serve = async (req: NodeRequest, res: ServerResponse): Promise<void> => {
     const refused = sessions.screenNodeRequest(req);
-    if (refused) return writeResponse(res, refused);
+    if (refused) return answerUnread(req, res, refused, DRAIN_FACTOR * maxBodyBytes);
     if (req.method !== 'POST') return sessions.nodeListener(req, res);
     let body: unknown;
     if (req.body !== undefined && req.readableEnded) {

@@ -184,6 +184,7 @@ export class McpSessionHandler {
       this.path,
       (req) => this.screenNodeRequest(req),
       (request, handleOptions) => this.handleRequest(request, handleOptions),
+      this.maxBodyBytes,
     );
 
     const evictEvery = Math.max(1_000, Math.min(Math.floor(settings.evictAfterMs / 2), 60_000));

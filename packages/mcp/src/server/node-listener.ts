@@ -22,15 +22,23 @@ export type NodeScreen = (req: IncomingMessage) => Response | null;
 
 type NodeRequest = IncomingMessage & { auth?: AuthInfo; body?: unknown; originalUrl?: string };
 
+/** Most of a refused or oversize body read (and dropped) before the connection is cut, as a multiple of the limit. */
+export const DRAIN_FACTOR = 16;
+/** A refused request's body is drained only while it keeps arriving: this long without data cuts it. */
+const DRAIN_IDLE_MS = 1_000;
+/** …and for this long at most. */
+const DRAIN_DEADLINE_MS = 10_000;
+
 /**
  * Adapts the web-standard handler to Node with `@hono/node-server` (what the SDK's own Node transport
  * does internally), serving `path` and `path/` alike, without redirecting. `screen` runs first: a request
- * it refuses is answered without reading its body, and its connection closed.
+ * it refuses is answered before its body is read (see `answerUnread`).
  */
 export function createNodeListener(
   path: string,
   screen: NodeScreen,
   handle: (request: Request, options: HandleRequestOptions) => Promise<Response>,
+  maxBodyBytes: number,
 ): NodeListener {
   const listener = getRequestListener(
     (request, env) => {
@@ -51,7 +59,7 @@ export function createNodeListener(
       return writeResponse(res, notAnEndpointResponse());
     }
     const refused = screen(req);
-    if (refused) return writeResponse(res, refused);
+    if (refused) return answerUnread(req, res, refused, DRAIN_FACTOR * maxBodyBytes);
     await listener(req, res);
   };
 }
@@ -81,4 +89,68 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
       'content-length': String(Buffer.byteLength(text)),
     })
     .end(text);
+}
+
+/**
+ * Answers a request before reading its body, then closes the connection without letting the client hold
+ * it. The answer is written at once. A body the client is still sending is drained (read and dropped) so it
+ * can finish and read the answer instead of a broken pipe — but only while data keeps arriving (a second
+ * without any cuts it), for ten seconds at most, and never past `maxDrainBytes`: a declared length over it
+ * is cut at once. A client that announces a body and sends nothing is cut after the idle second.
+ */
+export async function answerUnread(
+  req: IncomingMessage,
+  res: ServerResponse,
+  response: Response,
+  maxDrainBytes: number,
+): Promise<void> {
+  const text = await response.text();
+  if (res.destroyed || res.headersSent) return;
+  res.writeHead(response.status, {
+    ...Object.fromEntries(response.headers),
+    connection: 'close',
+    'content-length': String(Buffer.byteLength(text)),
+  });
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const pending =
+    !req.readableEnded && (declared > 0 || req.headers['transfer-encoding'] !== undefined);
+  if (!pending) {
+    res.end(text);
+    return;
+  }
+  if (declared > maxDrainBytes) {
+    res.end(text, () => req.socket.destroy());
+    return;
+  }
+  res.write(text);
+  await new Promise<void>((resolve) => {
+    let drained = 0;
+    let idle: NodeJS.Timeout;
+    const done = (cut: boolean) => {
+      clearTimeout(idle);
+      clearTimeout(deadline);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (cut) {
+        req.socket.destroy();
+      } else {
+        res.end();
+      }
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      drained += chunk.byteLength;
+      if (drained > maxDrainBytes) return done(true);
+      clearTimeout(idle);
+      idle = setTimeout(() => done(true), DRAIN_IDLE_MS);
+    };
+    const onEnd = () => done(false);
+    const onError = () => done(true);
+    idle = setTimeout(() => done(true), DRAIN_IDLE_MS);
+    const deadline = setTimeout(() => done(true), DRAIN_DEADLINE_MS);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
 }
