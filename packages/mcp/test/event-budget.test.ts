@@ -44,6 +44,11 @@ const blobServer: ServerFactory = () => {
   return mcp;
 };
 
+/** Bytes of the stored entry of an event of `eventBytes` JSON: `{"v":1,"c":"<base64url iv‖ciphertext‖tag>"}`. */
+function sealedEntryBytes(eventBytes: number): number {
+  return '{"v":1,"c":""}'.length + Math.ceil(((12 + eventBytes + 16) * 4) / 3);
+}
+
 /**
  * Bytes a backend may take beyond the events themselves once `maxEvents` events of `eventBytes` each are
  * kept, and why. What these allow is stated in the README's resumable-streams section.
@@ -73,11 +78,12 @@ function overhead(kind: StoreKind, eventBytes: number): number {
 }
 
 describe.each([
-  { valueKiB: 64, what: 'each event over maxEventBytes: delivered, not stored' },
-  { valueKiB: 12, what: 'each event stored, the oldest trimmed' },
+  { valueKiB: 64, stored: false, what: 'each event over maxEventBytes: delivered, not stored' },
+  // 11 KiB: the largest whose sealed entry (≈ 4/3 of the event) stays within 16 KiB.
+  { valueKiB: 11, stored: true, what: 'each event stored, the oldest trimmed' },
 ])(
   'one session’s events stay inside the default budget: $valueKiB KiB values ($what)',
-  ({ valueKiB }) => {
+  ({ valueKiB, stored }) => {
     it.each(STORE_KINDS)(
       `${CALLS} tool calls on %s`,
       async (kind) => {
@@ -129,8 +135,8 @@ describe.each([
 
         const after = await footprint();
         const grown = after.bytes - before.bytes;
-        // As stored: the message plus its stream id (a UUID), and never more than maxEventBytes.
-        const eventBytes = Math.min(largestEvent + 64, MAX_EVENT_BYTES);
+        // As stored: the message plus its stream id (a UUID), sealed, and never more than maxEventBytes.
+        const eventBytes = Math.min(sealedEntryBytes(largestEvent + 64), MAX_EVENT_BYTES);
         const allowed = BUDGET + overhead(kind, eventBytes);
         console.info(
           `[event budget] ${valueKiB} KiB × ${CALLS} on ${kind}: ${before.entries} → ${after.entries} entries, ${before.bytes} → ${after.bytes} bytes (+${grown}, allowed +${allowed}); ${after.measured}`,
@@ -138,6 +144,8 @@ describe.each([
         // The redis hash holds a bounds field per log; file lines include trimmed ones not yet rewritten.
         const extraEntries = kind === 'file' ? Math.max(MAX_EVENTS, 64) : kind === 'redis' ? 1 : 0;
         expect(after.entries).toBeLessThanOrEqual(MAX_EVENTS + extraEntries);
+        if (stored) expect(after.entries).toBeGreaterThanOrEqual(MAX_EVENTS);
+        else expect(after.entries).toBe(before.entries);
         expect(grown).toBeLessThanOrEqual(allowed);
         // Not storing an oversize event is the configured limit at work, not an error.
         expect(errors).toEqual([]);

@@ -284,7 +284,8 @@ describe('SessionEventStore', () => {
   it('never throws from storeEvent: an event it cannot persist is reported and still gets an id', async () => {
     const manager = new SessionManager({
       store: new MemorySessionStore({ sweepIntervalMs: 0 }),
-      limits: { maxMessageBytes: 200 },
+      // The manager's limit sees the sealed entry (≈ 4/3 of the event): 'small' fits, 500 x do not.
+      limits: { maxMessageBytes: 300 },
     });
     cleanups.push(() => manager.close());
     const { id } = await manager.createSession();

@@ -3,7 +3,6 @@ import {
   assertPositiveInteger,
   assertValidId,
   InvalidValueError,
-  type JsonValue,
   type SessionManager,
 } from '@mcp-session/core';
 import type {
@@ -12,6 +11,8 @@ import type {
   StreamId,
 } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { EventSeal, sealedEntryBytes } from './sealed-entry.js';
+import { UnreadableEventsError } from './unreadable-events-error.js';
 
 /** Options of `SessionEventStore`. Durations are milliseconds. */
 export interface SessionEventStoreOptions {
@@ -23,16 +24,18 @@ export interface SessionEventStoreOptions {
   /** @deprecated Since the log became one per session, an alias of `maxEvents`. */
   maxEventsPerStream?: number;
   /**
-   * Largest event stored: bytes of its stored JSON (the message and its stream id). A larger event is
-   * delivered live but not stored, so it is not replayed. Default 16 KiB.
+   * Largest event stored: bytes of its stored entry's JSON, the sealed event (≈ 4/3 of the JSON of the
+   * message and its stream id, plus 52 bytes; by default events up to 12,249 bytes of JSON are stored).
+   * A larger event is delivered live but not stored, so it is not replayed. Default 16 KiB.
    */
   maxEventBytes?: number;
   /** How long after it was stored an event is replayed; older ones are skipped. Default 5 minutes. */
   retentionMs?: number;
   /**
    * Called when an event could not be persisted (store down, message over the manager's size limit,
-   * session gone). The event is still delivered live, with an id that resumes after the last persisted
-   * event of its stream, because the SDK drops a response whose `storeEvent` throws.
+   * session gone) — the event is still delivered live, with an id that resumes after the last persisted
+   * event of its stream, because the SDK drops a response whose `storeEvent` throws — and, with an
+   * `UnreadableEventsError` (code `EVENTS_UNREADABLE`), when a replay skipped entries that did not open.
    */
   onError?: (error: unknown) => void;
 }
@@ -59,7 +62,7 @@ const REMEMBERED_STREAMS = 16;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const SEQ = /^(0|[1-9][0-9]{0,15})$/;
 
-/** One stored event: the stream it was sent on and the message. */
+/** One event, as sealed into its entry: the stream it was sent on and the message. */
 interface StoredEvent {
   s: StreamId;
   m: JSONRPCMessage;
@@ -112,11 +115,13 @@ export function resolveEventStoreLimits(
  * transport uses the same `_GET_stream` id, so a shared one replays one session's events into another.
  *
  * Every stream of the session (the standalone `_GET_stream` and each POST answered with SSE) writes to
- * the same log, `sse`, as entries `{ s: streamId, m: message }`, capped at `maxEvents` in total: the
- * session's events never take more than `maxEvents × maxEventBytes` bytes of the store, however many
- * requests it serves. Replay reads that log after the id's seq and sends only the id's stream's events
- * stored within `retentionMs`. Entries trimmed by the cap are deleted by the store; the rest go with the
- * session.
+ * the same log, `sse`, capped at `maxEvents` in total: the session's events never take more than
+ * `maxEvents × maxEventBytes` bytes of the store, however many requests it serves. Each entry is the
+ * event `{ s: streamId, m: message }` sealed with a key derived from the session id (see
+ * `sealed-entry.ts`), so the store holds nothing of it in clear. Replay reads that log after the id's
+ * seq, opens each entry stored within `retentionMs`, and sends only the id's stream's events; an entry
+ * that does not open (altered, another session's, unsealed) is skipped and reported to `onError`.
+ * Entries trimmed by the cap are deleted by the store; the rest go with the session.
  *
  * Event ids have the form `<tag>.<stream>.<seq>`: `tag` is derived from the session id (ids issued to
  * another session are refused), `stream` is the stream id in base64url, and `seq` the log's sequence
@@ -132,6 +137,7 @@ export class SessionEventStore implements EventStore {
   readonly #sessionId: string;
   readonly #owner: string | null;
   readonly #tag: string;
+  readonly #seal: EventSeal;
   readonly #limits: EventStoreLimits;
   readonly #onError: (error: unknown) => void;
   /** Last persisted (or replayed) seq per stream, newest streams last; bounded by REMEMBERED_STREAMS. */
@@ -155,6 +161,7 @@ export class SessionEventStore implements EventStore {
     this.#sessionId = sessionId;
     this.#owner = owner;
     this.#tag = sessionTag(sessionId);
+    this.#seal = new EventSeal(sessionId, this.#tag);
     this.#onError = options.onError ?? (() => {});
   }
 
@@ -166,15 +173,18 @@ export class SessionEventStore implements EventStore {
     const stream = encodeStreamId(streamId);
     if (isPrimingEvent(message)) return this.#unpersistedId(streamId, stream);
     try {
-      // What goes on the wire: drops `undefined` members, which the store rightly refuses.
-      const json = JSON.stringify({ s: streamId, m: message } satisfies StoredEvent);
-      if (Buffer.byteLength(json, 'utf8') > this.#limits.maxEventBytes) {
+      // What goes on the wire: drops `undefined` members, as a replay must.
+      const plaintext = Buffer.from(
+        JSON.stringify({ s: streamId, m: message } satisfies StoredEvent),
+        'utf8',
+      );
+      if (sealedEntryBytes(plaintext.length) > this.#limits.maxEventBytes) {
         return this.#unpersistedId(streamId, stream);
       }
       const { lastSeq } = await this.#manager.appendToLog(
         this.#sessionId,
         EVENT_LOG,
-        [JSON.parse(json) as JsonValue],
+        [this.#seal.seal(plaintext)],
         { owner: this.#owner, cap: this.#limits.maxEvents },
       );
       this.#remember(streamId, lastSeq);
@@ -193,7 +203,8 @@ export class SessionEventStore implements EventStore {
   /**
    * Sends every event of the id's stream that follows it and is still kept (not trimmed by the cap,
    * stored at most `retentionMs` ago), oldest first, and returns the stream id. Events of other streams
-   * in the session's log are skipped.
+   * in the session's log are skipped, and so are entries that do not open, which one
+   * `UnreadableEventsError` to `onError` names.
    * @throws Error when the id was not issued for this session.
    */
   async replayEventsAfter(
@@ -206,6 +217,8 @@ export class SessionEventStore implements EventStore {
     const oldestReplayed = this.#manager.clock.now() - this.#limits.retentionMs;
     let afterSeq = seq;
     let sent = seq;
+    const failedSeqs: number[] = [];
+    const unsealedSeqs: number[] = [];
     for (;;) {
       // The cap bounds the log, so this reads at most maxEvents entries whatever the stream.
       const page = await this.#manager.readLog(this.#sessionId, EVENT_LOG, {
@@ -215,11 +228,23 @@ export class SessionEventStore implements EventStore {
       });
       for (const entry of page) {
         afterSeq = entry.seq;
-        if (entry.at < oldestReplayed || !isStoredEventOf(entry.data, streamId)) continue;
-        await send(`${this.#tag}.${stream}.${entry.seq}`, entry.data.m);
+        if (entry.at < oldestReplayed) continue;
+        // The stream id is sealed too, so every entry in the window is opened to find the stream's.
+        const opened = this.#seal.open(entry.data);
+        if (!opened.opened) {
+          (opened.reason === 'unsealed' ? unsealedSeqs : failedSeqs).push(entry.seq);
+          continue;
+        }
+        // Authentic: this format's JSON of a `StoredEvent`, as `storeEvent` wrote it.
+        const event = JSON.parse(opened.plaintext.toString('utf8')) as StoredEvent;
+        if (event.s !== streamId) continue;
+        await send(`${this.#tag}.${stream}.${entry.seq}`, event.m);
         sent = entry.seq;
       }
       if (page.length < REPLAY_PAGE) break;
+    }
+    if (failedSeqs.length > 0 || unsealedSeqs.length > 0) {
+      this.#onError(new UnreadableEventsError(failedSeqs, unsealedSeqs));
     }
     // An unpersisted event sent next on this stream must not resume from before what was just replayed.
     if (sent > (this.#lastSeq.get(streamId) ?? 0)) this.#remember(streamId, sent);
@@ -278,9 +303,4 @@ function encodeStreamId(streamId: string): string {
 
 function isPrimingEvent(message: JSONRPCMessage): boolean {
   return Object.keys(message).length === 0;
-}
-
-function isStoredEventOf(data: JsonValue, streamId: StreamId): data is JsonValue & StoredEvent {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
-  return data.s === streamId && typeof data.m === 'object' && data.m !== null;
 }
