@@ -9,6 +9,7 @@ export {
   SessionEventStore,
   type SessionEventStoreOptions,
 } from './event-store/session-event-store.js';
+export { UnreadableEventsError } from './event-store/unreadable-events-error.js';
 export {
   type HandleToolCallbackV1,
   type HandleToolConfigV1,
