@@ -4,8 +4,8 @@ import { callWithHandle, callWithMintedHandle, handleArgumentDescription } from 
 
 // These helpers take SDK 2.x's McpServer but name none of `@modelcontextprotocol/server`'s types: this entry
 // is also where SDK 1.x applications get `StateHandles`, and a strict TypeScript consumer (skipLibCheck off)
-// must not need a package it does not use. The callback's context, the result type and what registration
-// returns are read from the server type passed in, so SDK 2.x users get the SDK's own types.
+// must not need a package it does not use. The callback's context and what registration returns are read
+// from the server type passed in, so SDK 2.x users get the SDK's own types there.
 
 /** SDK 2.x's `McpServer`, as far as these helpers use it: something with `registerTool`. */
 export interface ToolServerV2 {
@@ -25,11 +25,17 @@ export type ToolContextV2<Server extends ToolServerV2> =
     ? Context
     : { http?: { authInfo?: HandleAuthInfo } };
 
-/** What a tool of `Server` returns (SDK 2.x: `CallToolResult | InputRequiredResult`). */
-export type ToolResultV2<Server extends ToolServerV2 = ToolServerV2> =
-  ToolCallbackOf<Server> extends (...args: never) => infer Result
-    ? Awaited<Result>
-    : { [key: string]: unknown; content?: unknown[] };
+/**
+ * What a handle tool returns: an MCP tool result (`content`, `structuredContent`, `isError`…) or SDK 2.x's
+ * `InputRequiredResult`. Typed loosely, not from the server: TypeScript cannot keep a literal such as
+ * `type: 'text'` while it still infers the server's type, and the SDK validates results itself.
+ */
+export interface ToolResultV2 {
+  [key: string]: unknown;
+  content?: { [key: string]: unknown; type: string }[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+}
 
 /** What `Server.registerTool` returns (SDK 2.x: `RegisteredTool`). */
 export type RegisteredToolV2<Server extends ToolServerV2> = Server extends {
@@ -75,7 +81,7 @@ export type HandleToolCallbackV2<
   args: ToolArgsV2<Input>,
   state: HandleState,
   ctx: ToolContextV2<Server>,
-) => ToolResultV2<Server> | Promise<ToolResultV2<Server>>;
+) => ToolResultV2 | Promise<ToolResultV2>;
 
 /** A minting tool's handler: its arguments, the new handle, the SDK context. */
 export type MintHandleToolCallbackV2<
@@ -85,7 +91,7 @@ export type MintHandleToolCallbackV2<
   args: ToolArgsV2<Input>,
   minted: MintedHandle,
   ctx: ToolContextV2<Server>,
-) => ToolResultV2<Server> | Promise<ToolResultV2<Server>>;
+) => ToolResultV2 | Promise<ToolResultV2>;
 
 /** `registerTool` as these helpers call it. */
 type RegisterTool = (
