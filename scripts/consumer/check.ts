@@ -67,7 +67,10 @@ function run(
   options: SpawnOptions & { timeoutMs?: number } = {},
 ): Promise<Result> {
   return new Promise((done, fail) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    // pnpm and npx set NODE_PATH, through which require() would find the workspace's packages: a user's
+    // project has none.
+    const { NODE_PATH: _, ...env } = process.env;
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, ...options });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
