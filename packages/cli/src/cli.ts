@@ -46,6 +46,9 @@ ${COMMANDS.map((command) => `  ${command.name.padEnd(NAME_WIDTH + 1)} ${command.
 Every command takes --help. Commands on one store take --store <url> or read SESSION_STORE_URL:
   memory:  file:./data/sessions  sqlite:./data/sessions.db  redis://host:6379/0?prefix=mcp
   postgres://user@host/db?schema=mcp
+Commands that read or tidy a store (list, show, stats, sweep, close, export, and migrate's --from)
+open existing stores only: a missing SQLite file, file-store directory or Postgres schema is an error,
+never created. import and migrate's --to create the store when needed.
 The backend's package must be installed next to the CLI (e.g. npm install @mcp-session/sqlite
 better-sqlite3); passwords in URLs are never printed.
 

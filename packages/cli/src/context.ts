@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { redactUrl, type SessionStore } from '@mcp-session/core';
+import { redactUrl, type SessionStore, type StoreOpenOptions } from '@mcp-session/core';
 import { type Args, type OptionSpecs, UsageError } from './args.js';
 import { Progress, type ProgressStream } from './output/progress.js';
 import { openStore } from './stores.js';
@@ -132,9 +132,12 @@ export class Context {
     return url;
   }
 
-  /** Opens a store; it is closed when the command ends, however it ends. */
-  async open(url: string): Promise<SessionStore> {
-    const store = await openStore(url);
+  /**
+   * Opens a store; it is closed when the command ends, however it ends. Commands that read or tidy a
+   * store pass `mustExist`, so a misspelt path, directory or schema fails instead of becoming a new store.
+   */
+  async open(url: string, options: StoreOpenOptions = {}): Promise<SessionStore> {
+    const store = await openStore(url, options);
     this.#stores.push(store);
     return store;
   }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { freshDirectory } from '@mcp-session/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/cli.js';
-import { cli, runInProcess, sqliteUrl } from './helpers.js';
+import { cli, openSqlite, runInProcess, sqliteUrl } from './helpers.js';
 
 const dir = freshDirectory('cli-usage');
 afterAll(() => dir.remove());
@@ -119,6 +119,8 @@ describe('usage errors exit 2 and point at --help', () => {
 
   it('SESSION_STORE_URL stands in for --store, and --store wins over it', async () => {
     const url = sqliteUrl(dir.path, 'env.db');
+    // stats opens existing stores only (issue 19).
+    await openSqlite(url).close();
     const fromEnv = await cli(['stats', '--json'], { env: { SESSION_STORE_URL: url } });
     expect(fromEnv.code).toBe(0);
     expect(JSON.parse(fromEnv.stdout).store).toBe(url);

@@ -41,8 +41,10 @@ export {
   parsePathUrl,
   redactUrl,
   registerStore,
+  type StoreAdapter,
   type StoreAdapterModule,
   type StoreLoader,
+  type StoreOpenOptions,
 } from './registry.js';
 export type {
   AppendOptions,

@@ -40,8 +40,10 @@ export {
   parsePathUrl,
   redactUrl,
   registerStore,
+  type StoreAdapter,
   type StoreAdapterModule,
   type StoreLoader,
+  type StoreOpenOptions,
 } from './registry.js';
 export {
   assertTransition,

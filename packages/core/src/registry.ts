@@ -1,19 +1,42 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvalidStoreUrlError, StorePackageMissingError } from './errors.js';
+import { InvalidStoreUrlError, InvalidValueError, StorePackageMissingError } from './errors.js';
 import type { SessionStore } from './store.js';
+
+/** How `createStore` asks a loader to open a store. */
+export interface StoreOpenOptions {
+  /**
+   * Open a store that already exists, and create nothing: no file, directory, schema or table, and no
+   * migration. A missing store, or one whose layout is missing or older than the adapter's, fails with
+   * `StoreUnavailableError` saying what is missing. Tools that only read or tidy a store (the CLI's `list`,
+   * `stats`, `sweep`, `export`, migrate's source) open it this way, so a misspelt path, directory or schema
+   * is an error instead of a new, empty store. A store that has no notion of existing (`memory:`, Redis,
+   * where an empty prefix looks like any other) opens as usual. Default false.
+   */
+  mustExist?: boolean;
+}
 
 /**
  * Opens a store from a URL. Adapter packages export one as `storeFromUrl`, which is what the built-in
- * schemes call.
+ * schemes call. A loader given `{ mustExist: true }` must create nothing (see `StoreOpenOptions`).
  */
-export type StoreLoader = (url: string) => SessionStore | Promise<SessionStore>;
+export type StoreLoader = (
+  url: string,
+  options?: StoreOpenOptions,
+) => SessionStore | Promise<SessionStore>;
 
 /** What an adapter package must export to be loadable by scheme. */
 export interface StoreAdapterModule {
   storeFromUrl: StoreLoader;
 }
+
+/**
+ * An adapter handed to `createStore` directly: its module (`import * as sqlite from
+ * '@mcp-session/sqlite'`), or a function that imports it (`() => import('@mcp-session/sqlite')`). Both are
+ * static imports a bundler follows, where the name `createStore` imports by itself is not.
+ */
+export type StoreAdapter = StoreAdapterModule | (() => Promise<StoreAdapterModule>);
 
 /** Built-in schemes and the packages each needs (the adapter first, then its driver). */
 const BUILTIN_SCHEMES: Readonly<Record<string, readonly string[]>> = {
@@ -26,13 +49,20 @@ const BUILTIN_SCHEMES: Readonly<Record<string, readonly string[]>> = {
   postgresql: ['@mcp-session/postgres', 'pg'],
 };
 
+/** Schemes that are another spelling of a built-in one, for the keys of `adapters`. */
+const SCHEME_ALIASES: Readonly<Record<string, string>> = {
+  rediss: 'redis',
+  postgresql: 'postgres',
+};
+
 const registered = new Map<string, StoreLoader>();
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
 
 /**
  * Makes `createStore` open URLs of `scheme` with `loader` (overriding a built-in scheme of that name).
- * Community adapters call this once at start-up.
+ * Community adapters call this once at start-up; each built-in adapter has an entry that does it for its
+ * schemes (`import '@mcp-session/sqlite/register'`), for bundled applications.
  */
 export function registerStore(scheme: string, loader: StoreLoader): void {
   const name = scheme.replace(/:$/, '').toLowerCase();
@@ -45,7 +75,14 @@ export function registerStore(scheme: string, loader: StoreLoader): void {
 }
 
 /** Options of `createStore`. */
-export interface CreateStoreOptions {
+export interface CreateStoreOptions extends StoreOpenOptions {
+  /**
+   * Adapters by scheme, used before registered and built-in ones: for a bundled application, whose
+   * bundler cannot follow the package name `createStore` imports by itself. Either form is a static import:
+   * `{ sqlite: () => import('@mcp-session/sqlite') }` (loaded only when the URL names it) or
+   * `{ sqlite: sqliteModule }`. `redis` also serves `rediss:`, `postgres` also `postgresql:`.
+   */
+  adapters?: Readonly<Record<string, StoreAdapter>>;
   /**
    * More places to look for a built-in scheme's package, as file paths or `file:` URLs (a tool that ships
    * beside its adapters passes its own `import.meta.url`). Tried after core's own location and the
@@ -55,11 +92,13 @@ export interface CreateStoreOptions {
 }
 
 /**
- * Opens the store a URL names: `memory:`, `file:./data/sessions`, `sqlite:./data/sessions.db`,
+ * Opens the store a URL names: `memory:`, `file:./sessions`, `sqlite:./sessions.db`,
  * `redis://host:6379/0?prefix=mcp`, `postgres://user@host/db?schema=mcp`, or a registered scheme.
- * Built-in schemes load their package on first use, so only the backend in use needs installing.
+ * Built-in schemes load their package on first use, so only the backend in use needs installing; in a
+ * bundle, hand the adapter over (`adapters`) or import its `register` entry.
  * @throws InvalidStoreUrlError for a malformed URL or an unknown scheme.
  * @throws StorePackageMissingError naming what to install when the backend package is missing.
+ * @throws StoreUnavailableError with `mustExist`, when the store does not exist.
  */
 export async function createStore(
   url: string,
@@ -77,8 +116,11 @@ export async function createStore(
     );
   }
   const scheme = match[1].toLowerCase();
+  const open: StoreOpenOptions = { mustExist: options.mustExist === true };
+  const given = handedAdapter(scheme, options.adapters);
+  if (given !== undefined) return (await loadHanded(scheme, given)).storeFromUrl(url.trim(), open);
   const loader = registered.get(scheme);
-  if (loader) return loader(url.trim());
+  if (loader) return loader(url.trim(), open);
   const packages = BUILTIN_SCHEMES[scheme];
   if (!packages) {
     const known = [...new Set([...Object.keys(BUILTIN_SCHEMES), ...registered.keys()])].sort();
@@ -88,7 +130,33 @@ export async function createStore(
     );
   }
   const adapter = await importAdapter(scheme, packages, options.resolveFrom);
-  return adapter.storeFromUrl(url.trim());
+  return adapter.storeFromUrl(url.trim(), open);
+}
+
+function handedAdapter(
+  scheme: string,
+  adapters: CreateStoreOptions['adapters'],
+): StoreAdapter | undefined {
+  if (adapters === undefined) return undefined;
+  if (typeof adapters !== 'object' || adapters === null) {
+    throw new InvalidValueError('adapters must be an object of adapters by scheme');
+  }
+  const alias = SCHEME_ALIASES[scheme];
+  for (const [key, adapter] of Object.entries(adapters)) {
+    const name = key.replace(/:$/, '').toLowerCase();
+    if (name === scheme || name === alias) return adapter;
+  }
+  return undefined;
+}
+
+async function loadHanded(scheme: string, adapter: StoreAdapter): Promise<StoreAdapterModule> {
+  const module: unknown = typeof adapter === 'function' ? await adapter() : adapter;
+  if (typeof (module as Partial<StoreAdapterModule> | null)?.storeFromUrl !== 'function') {
+    throw new InvalidValueError(
+      `adapters.${scheme} must be an adapter module (exporting storeFromUrl) or a function importing one, e.g. () => import('@mcp-session/${scheme}')`,
+    );
+  }
+  return module as StoreAdapterModule;
 }
 
 /** Hides the passwords of a URL for messages: its user part's, and a `password` query parameter's. */

@@ -6,10 +6,12 @@ import { describe, expect, it } from 'vitest';
 import {
   createStore,
   InvalidStoreUrlError,
+  isSessionError,
   parsePathUrl,
   redactUrl,
   registerStore,
   type SessionStore,
+  type StoreOpenOptions,
   StorePackageMissingError,
 } from '../src/index.js';
 import { importAdapter } from '../src/registry.js';
@@ -100,6 +102,69 @@ describe('createStore', () => {
     expect(await createStore('CUSTOM:thing')).toBe(fake);
     expect(opened).toEqual(['custom://somewhere?x=1', 'CUSTOM:thing']);
     expect(() => registerStore('not a scheme', () => fake)).toThrow(InvalidStoreUrlError);
+  });
+});
+
+describe('createStore for bundled applications and tools that only read', () => {
+  const fake = { capabilities: {} } as SessionStore;
+  const recorded = () => {
+    const calls: [string, StoreOpenOptions | undefined][] = [];
+    const storeFromUrl = (url: string, options?: StoreOpenOptions) => {
+      calls.push([url, options]);
+      return fake;
+    };
+    return { calls, module: { storeFromUrl } };
+  };
+
+  it('opens a URL with an adapter handed over as a module or as a function that imports it', async () => {
+    const sqlite = recorded();
+    const redis = recorded();
+    const adapters = { sqlite: sqlite.module, redis: async () => redis.module };
+    expect(await createStore('sqlite:./x.db', { adapters })).toBe(fake);
+    expect(await createStore('rediss://host:6380', { adapters })).toBe(fake);
+    expect(await createStore('REDIS://host', { adapters })).toBe(fake);
+    expect(sqlite.calls).toEqual([['sqlite:./x.db', { mustExist: false }]]);
+    expect(redis.calls.map(([url]) => url)).toEqual(['rediss://host:6380', 'REDIS://host']);
+  });
+
+  it('prefers a handed adapter over a registered loader of the same scheme', async () => {
+    registerStore('handed', () => {
+      throw new Error('the registered loader must not run');
+    });
+    const handed = recorded();
+    expect(await createStore('handed:x', { adapters: { 'handed:': handed.module } })).toBe(fake);
+    expect(handed.calls).toHaveLength(1);
+  });
+
+  it('refuses an adapter that is neither a module with storeFromUrl nor a function importing one', async () => {
+    for (const adapter of [{}, null, async () => ({ default: {} })]) {
+      const error = await createStore('sqlite:./x.db', {
+        adapters: { sqlite: adapter as never },
+      }).catch((caught: unknown) => caught);
+      expect(isSessionError(error, 'INVALID_VALUE')).toBe(true);
+      expect((error as Error).message).toMatch(/adapters\.sqlite must be an adapter module/);
+    }
+    await expect(createStore('sqlite:./x.db', { adapters: 'sqlite' as never })).rejects.toThrow(
+      /adapters must be an object/,
+    );
+  });
+
+  it('hands mustExist to handed, registered and built-in loaders alike', async () => {
+    const handed = recorded();
+    await createStore('exists:a', { adapters: { exists: handed.module }, mustExist: true });
+    const registeredCalls: (StoreOpenOptions | undefined)[] = [];
+    registerStore('exists-registered', (_url, options) => {
+      registeredCalls.push(options);
+      return fake;
+    });
+    await createStore('exists-registered:a', { mustExist: true });
+    await createStore('exists-registered:a');
+    expect(handed.calls).toEqual([['exists:a', { mustExist: true }]]);
+    expect(registeredCalls).toEqual([{ mustExist: true }, { mustExist: false }]);
+    // The built-in memory adapter has nothing that could be missing: it opens as usual.
+    const memory = await createStore('memory:', { mustExist: true });
+    expect(memory.capabilities.durable).toBe(false);
+    await memory.close();
   });
 });
 

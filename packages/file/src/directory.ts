@@ -13,9 +13,14 @@ const OWN_ENTRIES = new Set(['sessions', 'owners', 'quarantine', 'tmp', MARKER_F
 
 /**
  * Makes the directory usable: creates it, checks it is a store (or empty), creates the fixed
- * subdirectories, proves it is writable, and removes temp files of processes that are gone.
+ * subdirectories, proves it is writable, and removes temp files of processes that are gone. With
+ * `mustExist` it creates nothing: the directory must exist and already be a store.
  */
-export async function prepareDirectory(layout: Layout, durable: boolean): Promise<void> {
+export async function prepareDirectory(
+  layout: Layout,
+  durable: boolean,
+  mustExist = false,
+): Promise<void> {
   const root = layout.root;
   const info = await stat(root).catch((error: unknown) => {
     if (hasCode(error, 'ENOENT')) return null;
@@ -25,6 +30,11 @@ export async function prepareDirectory(layout: Layout, durable: boolean): Promis
   if (info && !info.isDirectory()) {
     throw new InvalidValueError(
       `${root} exists and is not a directory: point the file store at a directory (it is created if missing)`,
+    );
+  }
+  if (!info && mustExist) {
+    throw new StoreUnavailableError(
+      `The file store directory ${root} does not exist; check the path. Nothing was created.`,
     );
   }
   if (!info) {
@@ -40,6 +50,11 @@ export async function prepareDirectory(layout: Layout, durable: boolean): Promis
     if (hasCode(error, 'ENOENT')) return null;
     throw error;
   });
+  if (marker === null && mustExist) {
+    throw new StoreUnavailableError(
+      `${root} holds no file session store (no ${MARKER_FILE}); check the path. Nothing was created.`,
+    );
+  }
   if (marker === null) {
     const foreign = (await readdir(root)).filter(
       (name) => !name.startsWith('.') && !OWN_ENTRIES.has(name),

@@ -29,6 +29,7 @@ import {
   type SessionRecord,
   type StoreCapabilities,
   StoreClosedError,
+  type StoreOpenOptions,
   type StoreStats,
   slidingExpiry,
   tallyRecord,
@@ -156,7 +157,7 @@ export class FileSessionStore extends BaseSessionStore {
     }
     const root = resolve(directory);
     try {
-      await prepareDirectory(new Layout(root), resolved.fsync);
+      await prepareDirectory(new Layout(root), resolved.fsync, resolved.mustExist);
     } catch (error) {
       throw toStoreError(error, `Opening the file session store in ${root}`);
     }
@@ -886,8 +887,14 @@ async function renameIfPresent(from: string, to: string): Promise<void> {
   await rename(from, to).catch(ignoreMissing);
 }
 
-/** `file:./data/sessions`, `file:///var/lib/sessions?fsync=false&lockTimeoutMs=5000`. */
-export async function storeFromUrl(url: string): Promise<FileSessionStore> {
+/**
+ * `file:./data/sessions`, `file:///var/lib/sessions?fsync=false&lockTimeoutMs=5000`. With `mustExist`
+ * (what `createStore(url, { mustExist: true })` hands over) the directory must already hold a store.
+ */
+export async function storeFromUrl(
+  url: string,
+  open: StoreOpenOptions = {},
+): Promise<FileSessionStore> {
   const { directory, options } = parseFileStoreUrl(url);
-  return FileSessionStore.open(directory, options);
+  return FileSessionStore.open(directory, { ...options, mustExist: open.mustExist === true });
 }

@@ -45,6 +45,12 @@ export interface FileSessionStoreOptions {
   staleLockMs?: number;
   /** Receives every warning. Default: `console.warn`. */
   onWarning?: (warning: FileStoreWarning) => void;
+  /**
+   * Open an existing store only: the directory must exist and hold a store (its marker file,
+   * `mcp-session-store.json`). Nothing is created; otherwise `StoreUnavailableError` says what is
+   * missing. Default false (a missing directory is created).
+   */
+  mustExist?: boolean;
 }
 
 /** Options with defaults applied. */
@@ -53,13 +59,14 @@ export interface ResolvedOptions {
   lockTimeoutMs: number;
   staleLockMs: number;
   onWarning: (warning: FileStoreWarning) => void;
+  mustExist: boolean;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 const DEFAULT_STALE_LOCK_MS = 30_000;
 const MIN_STALE_LOCK_MS = 1_000;
 
-const KNOWN_OPTIONS = ['fsync', 'lockTimeoutMs', 'staleLockMs', 'onWarning'];
+const KNOWN_OPTIONS = ['fsync', 'lockTimeoutMs', 'staleLockMs', 'onWarning', 'mustExist'];
 
 /** The query options of a `file:` URL, read the same way as every store's. */
 const URL_OPTIONS = {
@@ -87,7 +94,7 @@ export function resolveOptions(options: FileSessionStoreOptions): ResolvedOption
       );
     }
   }
-  const { fsync = true, onWarning = printWarning } = options;
+  const { fsync = true, onWarning = printWarning, mustExist = false } = options;
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const staleLockMs = options.staleLockMs ?? DEFAULT_STALE_LOCK_MS;
   if (typeof fsync !== 'boolean') {
@@ -106,7 +113,10 @@ export function resolveOptions(options: FileSessionStoreOptions): ResolvedOption
   if (typeof onWarning !== 'function') {
     throw new InvalidValueError(`onWarning must be a function, got ${describe(onWarning)}`);
   }
-  return { fsync, lockTimeoutMs, staleLockMs, onWarning };
+  if (typeof mustExist !== 'boolean') {
+    throw new InvalidValueError(`mustExist must be true or false, got ${describe(mustExist)}`);
+  }
+  return { fsync, lockTimeoutMs, staleLockMs, onWarning, mustExist };
 }
 
 /**

@@ -240,3 +240,47 @@ describe('several processes', () => {
     await store.close();
   });
 });
+
+describe('opening only an existing store: mustExist (issue 19: `stats` on a misspelt path created it)', () => {
+  it('refuses a missing directory and creates nothing', async () => {
+    const target = join(sandbox, 'typo', 'sessions');
+    for (const attempt of [
+      () => FileSessionStore.open(target, { mustExist: true }),
+      () => storeFromUrl(`file:${target}`, { mustExist: true }),
+      () => createStore(`file:${target}`, { mustExist: true }),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(/directory .*typo.sessions does not exist; check the path/),
+      });
+    }
+    expect(await readdir(sandbox)).toEqual([]);
+  });
+
+  it('refuses an existing directory that holds no store, and leaves it as it was', async () => {
+    const empty = join(sandbox, 'empty');
+    await mkdir(empty);
+    await expect(storeFromUrl(`file:${empty}`, { mustExist: true })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringMatching(/holds no file session store \(no mcp-session-store\.json\)/),
+    });
+    expect(await readdir(empty)).toEqual([]);
+  });
+
+  it('opens an existing store', async () => {
+    const target = join(sandbox, 'store');
+    const first = await FileSessionStore.open(target);
+    const manager = new SessionManager({ store: first });
+    const { id } = await manager.createSession({ context: { kept: true } });
+    await first.close();
+    const store = await createStore(`file:${target}`, { mustExist: true });
+    expect(await new SessionManager({ store }).getContext(id, 'kept')).toBe(true);
+    await store.close();
+  });
+
+  it('refuses a mustExist that is not a boolean', async () => {
+    await expect(
+      FileSessionStore.open(sandbox, { mustExist: 'yes' as never }),
+    ).rejects.toMatchObject({ code: 'INVALID_VALUE', message: /mustExist must be true or false/ });
+  });
+});

@@ -312,8 +312,25 @@ export async function schemaVersion(pool: Pool, schema: string): Promise<number>
   }
 }
 
-/** The error a store with `autoMigrate: false` gives on a schema that is behind. */
-export function notMigratedError(schema: string, version: number): StoreUnavailableError {
+/**
+ * The error a store with `autoMigrate: false` gives on a schema that is behind; with `mustExist`, one that
+ * says a missing store may be a misspelt schema name.
+ */
+export function notMigratedError(
+  schema: string,
+  version: number,
+  mustExist = false,
+): StoreUnavailableError {
+  if (mustExist && version === 0) {
+    return new StoreUnavailableError(
+      `Postgres schema "${schema}" does not exist or holds no session store (no migrations of @mcp-session/postgres); check the schema name (the URL's schema parameter, default public). Nothing was created.`,
+    );
+  }
+  if (mustExist) {
+    return new StoreUnavailableError(
+      `Postgres schema "${schema}" is at migration ${version}, this store needs ${SCHEMA_VERSION}; run migrate() from @mcp-session/postgres (or open the store once without mustExist) to upgrade it. Nothing was changed.`,
+    );
+  }
   return new StoreUnavailableError(
     `Postgres schema "${schema}" is at migration ${version}, this store needs ${SCHEMA_VERSION}. ` +
       'Run migrate() from @mcp-session/postgres, or open the store with autoMigrate: true.',

@@ -38,6 +38,13 @@ export interface PostgresSessionStoreOptions {
    * transaction mode before 1.21).
    */
   preparedStatements?: boolean;
+  /**
+   * Open an existing store only: the schema must exist and hold this store's tables at the current
+   * migration. Nothing is created or migrated (it overrides `autoMigrate`); otherwise the first operation
+   * (and `PostgresSessionStore.open`) fails with `StoreUnavailableError` saying what is missing. Default
+   * false.
+   */
+  mustExist?: boolean;
 }
 
 /** What the store and `migrate` work with, once options are checked. */
@@ -129,7 +136,7 @@ export function resolveConnection(
   const { connection } = options;
   // Checked before a pool exists, so bad options never leave one behind.
   const schema = options.schema === undefined ? undefined : checkSchemaName(options.schema);
-  for (const name of ['autoMigrate', 'preparedStatements'] as const) {
+  for (const name of ['autoMigrate', 'preparedStatements', 'mustExist'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'boolean') {
       throw new InvalidValueError(`${name} must be true or false, got ${String(options[name])}`);
     }

@@ -20,6 +20,7 @@ import {
   type SessionRecord,
   type SessionState,
   type StoreCapabilities,
+  type StoreOpenOptions,
   type StoreStats,
   StoreUnavailableError,
   toStoreError,
@@ -63,6 +64,7 @@ export class PostgresSessionStore extends BaseSessionStore {
   readonly #pool: Pool;
   readonly #ownsPool: boolean;
   readonly #autoMigrate: boolean;
+  readonly #mustExist: boolean;
   readonly #preparedStatements: boolean;
   /** `schema`, quoted for SQL. */
   readonly #quoted: string;
@@ -78,7 +80,8 @@ export class PostgresSessionStore extends BaseSessionStore {
     const resolved = resolveConnection(options);
     this.#pool = resolved.pool;
     this.#ownsPool = resolved.ownsPool;
-    this.#autoMigrate = resolved.autoMigrate;
+    this.#mustExist = options.mustExist === true;
+    this.#autoMigrate = resolved.autoMigrate && !this.#mustExist;
     this.#preparedStatements = resolved.preparedStatements;
     this.schema = resolved.schema;
     this.#quoted = quoteIdentifier(resolved.schema);
@@ -256,7 +259,7 @@ export class PostgresSessionStore extends BaseSessionStore {
   async #prepare(): Promise<void> {
     const version = await schemaVersion(this.#pool, this.schema);
     if (version >= SCHEMA_VERSION) return;
-    if (!this.#autoMigrate) throw notMigratedError(this.schema, version);
+    if (!this.#autoMigrate) throw notMigratedError(this.schema, version, this.#mustExist);
     await runMigrations(this.#pool, this.schema);
   }
 
@@ -271,10 +274,14 @@ export class PostgresSessionStore extends BaseSessionStore {
 
 /**
  * Opens a store from a `postgres://` or `postgresql://` URL, e.g.
- * `postgres://app@db:5432/app?schema=mcp&poolSize=20`, connected and migrated.
+ * `postgres://app@db:5432/app?schema=mcp&poolSize=20`, connected and migrated. With `mustExist` (what
+ * `createStore(url, { mustExist: true })` hands over) the schema must already hold the store, migrated.
  */
-export function storeFromUrl(url: string): Promise<PostgresSessionStore> {
-  return PostgresSessionStore.open({ connection: url });
+export function storeFromUrl(
+  url: string,
+  open: StoreOpenOptions = {},
+): Promise<PostgresSessionStore> {
+  return PostgresSessionStore.open({ connection: url, mustExist: open.mustExist === true });
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createStore } from '@mcp-session/core';
 import { makeRecord } from '@mcp-session/test-suite';
 import { cleanupAfterEach } from '@mcp-session/test-utils';
 import {
@@ -8,7 +9,7 @@ import {
 } from '@mcp-session/test-utils/postgres';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrate, PostgresSessionStore, SCHEMA_VERSION } from '../src/index.js';
+import { migrate, PostgresSessionStore, SCHEMA_VERSION, storeFromUrl } from '../src/index.js';
 
 const admin = adminPool();
 const cleanups = cleanupAfterEach();
@@ -176,6 +177,69 @@ describe('migrations', () => {
         code: 'INVALID_VALUE',
         message: expect.stringContaining('schema'),
       });
+    }
+  });
+});
+
+describe('opening only an existing store: mustExist (issue 19: `stats` on a misspelt schema created it)', () => {
+  it('refuses a missing schema and creates neither it nor any table, whatever autoMigrate says', async () => {
+    const name = schema();
+    for (const attempt of [
+      () => storeFromUrl(postgresUrlWith({ schema: name }), { mustExist: true }),
+      () =>
+        createStore(postgresUrlWith({ schema: name, autoMigrate: 'true' }), { mustExist: true }),
+      () => PostgresSessionStore.open({ connection: POSTGRES_URL, schema: name, mustExist: true }),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(
+          new RegExp(
+            `schema "${name}" does not exist or holds no session store.*check the schema name`,
+          ),
+        ),
+      });
+    }
+    expect(await schemaExists(name)).toBe(false);
+  });
+
+  it('refuses a schema that exists without the store, adding nothing to it', async () => {
+    const name = schema();
+    await admin.query(`CREATE SCHEMA "${name}"`);
+    await expect(
+      storeFromUrl(postgresUrlWith({ schema: name }), { mustExist: true }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/holds no session store/) });
+    const tables = await admin.query('SELECT 1 FROM pg_tables WHERE schemaname = $1', [name]);
+    expect(tables.rowCount).toBe(0);
+  });
+
+  it('refuses a schema behind the current migration without migrating it', async () => {
+    const name = schema();
+    await migrate(POSTGRES_URL, { schema: name });
+    await admin.query(`DELETE FROM "${name}".mcp_session_migrations WHERE version = $1`, [
+      SCHEMA_VERSION,
+    ]);
+    const refused = await storeFromUrl(postgresUrlWith({ schema: name }), {
+      mustExist: true,
+    }).catch((error: unknown) => error);
+    expect(String(refused)).toMatch(
+      SCHEMA_VERSION === 1
+        ? /holds no session store/
+        : new RegExp(`is at migration ${SCHEMA_VERSION - 1}, this store needs ${SCHEMA_VERSION}`),
+    );
+    expect(await appliedVersions(name)).toEqual(allVersions.slice(0, -1));
+  });
+
+  it('opens a migrated schema and works on it', async () => {
+    const name = schema();
+    await migrate(POSTGRES_URL, { schema: name });
+    const store = await createStore(postgresUrlWith({ schema: name }), { mustExist: true });
+    try {
+      const now = Date.now();
+      const record = makeRecord(now);
+      await store.create(record, { now });
+      expect(await store.get(record.id, { now })).toEqual(record);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -147,6 +147,8 @@ export class RedisSessionStore extends BaseSessionStore {
   #nextReady: Promise<void> | undefined;
   /** Standalone server: session scripts maintain the index themselves. */
   readonly #inline: boolean;
+  /** Where the client connects, `host:port` (never the password), for connection errors. */
+  readonly #address: string;
 
   /**
    * Checks every option, then (with `url`) creates the client, which connects in the background.
@@ -198,6 +200,7 @@ export class RedisSessionStore extends BaseSessionStore {
         );
       }
       client = connect(parsed, settings.cluster === true, commandTimeout, connectTimeout);
+      this.#address = hostAndPort(parsed.host, parsed.port);
       this.#ownsClient = true;
       this.#connectWaitMs = commandTimeout;
     } else {
@@ -218,6 +221,7 @@ export class RedisSessionStore extends BaseSessionStore {
         );
       }
       this.#ownsClient = false;
+      this.#address = addressOf(client);
       // A client without an offline queue fails every command sent before it is ready: wait for it.
       if (client.options?.enableOfflineQueue === false) {
         const redisOptions = client.isCluster
@@ -495,7 +499,8 @@ export class RedisSessionStore extends BaseSessionStore {
    */
   async #connected(): Promise<void> {
     const client = this.client;
-    if (client.status === 'end') throw new Error('the Redis connection has ended');
+    const ended = `the connection to Redis at ${this.#address} has ended`;
+    if (client.status === 'end') throw new Error(ended);
     this.#nextReady ??= new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
         this.#nextReady = undefined;
@@ -505,7 +510,7 @@ export class RedisSessionStore extends BaseSessionStore {
         else resolve();
       };
       const onReady = () => settle();
-      const onEnd = () => settle(new Error('the Redis connection has ended'));
+      const onEnd = () => settle(new Error(ended));
       client.on('ready', onReady);
       client.on('end', onEnd);
     });
@@ -514,7 +519,9 @@ export class RedisSessionStore extends BaseSessionStore {
       timer = setTimeout(
         () =>
           reject(
-            new Error(`no connection to Redis within ${this.#connectWaitMs} ms; nothing was sent`),
+            new Error(
+              `no connection to Redis at ${this.#address} within ${this.#connectWaitMs} ms; nothing was sent`,
+            ),
           ),
         this.#connectWaitMs,
       );
@@ -625,6 +632,18 @@ function connect(
   // listener ioredis would also print every failed reconnect attempt.
   client.on('error', () => undefined);
   return client;
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+function hostAndPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Where a client handed in connects; a Cluster client does not expose its seed nodes. */
+function addressOf(client: RedisClient): string {
+  if (client.isCluster) return 'the Redis Cluster';
+  const { host = 'localhost', port = 6379 } = (client as Redis).options ?? {};
+  return hostAndPort(host, port);
 }
 
 function urlOf(url: unknown): string {

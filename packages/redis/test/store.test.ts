@@ -460,19 +460,34 @@ describe('driver failures', () => {
 
   it('without a connection, fail after commandTimeoutMs naming the primitive, having sent nothing', async () => {
     const prefix = freshRedisPrefix();
+    const port = await sparePort();
     const store = new RedisSessionStore({
-      url: `redis://127.0.0.1:${await sparePort()}?prefix=${prefix}&commandTimeoutMs=50`,
+      url: `redis://127.0.0.1:${port}?prefix=${prefix}&commandTimeoutMs=50`,
     });
     opened.push(store);
     const now = Date.now();
+    // The address tells source from target in `mcp-session migrate` (issue 19).
     await expect(store.create(makeRecord(now), { now })).rejects.toMatchObject({
       code: 'STORE_UNAVAILABLE',
-      message: 'Redis create failed: no connection to Redis within 50 ms; nothing was sent',
+      message: `Redis create failed: no connection to Redis at 127.0.0.1:${port} within 50 ms; nothing was sent`,
     });
     await expect(store.list({ now, limit: 10 })).rejects.toMatchObject({
       code: 'STORE_UNAVAILABLE',
-      message: expect.stringMatching(/^Redis list failed: no connection to Redis/),
+      message: expect.stringMatching(/^Redis list failed: no connection to Redis at 127\.0\.0\.1:/),
     });
+  });
+
+  it('names host and port but never the password when it cannot connect (issue 19)', async () => {
+    const port = await sparePort();
+    const store = new RedisSessionStore({
+      url: `redis://me:hunter2@[::1]:${port}?prefix=${freshRedisPrefix()}&commandTimeoutMs=50`,
+    });
+    opened.push(store);
+    const error = (await store.get('x', { now: Date.now() }).catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe(
+      `Redis get failed: no connection to Redis at [::1]:${port} within 50 ms; nothing was sent`,
+    );
+    expect(String(error.cause ?? '')).not.toContain('hunter2');
   });
 });
 

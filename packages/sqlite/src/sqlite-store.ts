@@ -30,6 +30,7 @@ import {
   type SessionState,
   type StoreCapabilities,
   StoreClosedError,
+  type StoreOpenOptions,
   type StoreStats,
   StoreUnavailableError,
   slidingExpiry,
@@ -37,7 +38,7 @@ import {
   type UpdateOptions,
 } from '@mcp-session/core/adapter';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
-import { migrate } from './schema.js';
+import { migrate, SCHEMA_VERSION } from './schema.js';
 
 /** Options of `SqliteSessionStore`. */
 export interface SqliteSessionStoreOptions {
@@ -60,6 +61,12 @@ export interface SqliteSessionStoreOptions {
   synchronous?: 'full' | 'normal';
   /** Expired sessions deleted per transaction by `sweep`, so a big sweep never holds the write lock long. Default 200. */
   sweepChunkSize?: number;
+  /**
+   * Open an existing store only: the file must exist and hold this package's tables at its schema
+   * version. Nothing is created or migrated; otherwise `StoreUnavailableError` says what is missing.
+   * Default false (the file and its tables are created, older schemas migrated).
+   */
+  mustExist?: boolean;
 }
 
 interface SessionRow {
@@ -133,13 +140,15 @@ export class SqliteSessionStore extends BaseSessionStore {
     }
     this.#sweepChunkSize = options.sweepChunkSize ?? 200;
     assertPositiveInteger(this.#sweepChunkSize, 'sweepChunkSize');
+    const mustExist = options.mustExist === true;
     this.#ownsDatabase = typeof options.database === 'string';
     this.db =
       typeof options.database === 'string'
-        ? openDatabase(options.database, busyTimeoutMs)
+        ? openDatabase(options.database, busyTimeoutMs, mustExist)
         : options.database;
     try {
       this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      if (mustExist) checkSchema(this.db);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${synchronous}`);
       migrate(this.db);
@@ -515,10 +524,15 @@ function toRecord(row: SessionRow): SessionRecord {
 }
 
 /** Opens a file, checking up front what would otherwise fail later with a vague error. */
-function openDatabase(path: string, busyTimeoutMs: number): Database {
+function openDatabase(path: string, busyTimeoutMs: number, mustExist: boolean): Database {
   if (typeof path !== 'string' || path.trim() === '') {
     throw new InvalidValueError(
       'database must be a file path, ":memory:" or a better-sqlite3 Database',
+    );
+  }
+  if (mustExist && path !== ':memory:' && !existsSync(path)) {
+    throw new StoreUnavailableError(
+      `SQLite database "${path}" does not exist (${resolve(path)}); check the path. Nothing was created.`,
     );
   }
   if (path !== ':memory:') {
@@ -550,13 +564,32 @@ function openDatabase(path: string, busyTimeoutMs: number): Database {
     }
   }
   try {
-    return new BetterSqlite3(path, { timeout: busyTimeoutMs });
+    // fileMustExist as well: the file may vanish between the check above and the open.
+    return new BetterSqlite3(path, { timeout: busyTimeoutMs, fileMustExist: mustExist });
   } catch (error) {
     throw new StoreUnavailableError(
       `Cannot open SQLite database "${path}": ${(error as Error).message}`,
       {
         cause: error,
       },
+    );
+  }
+}
+
+/**
+ * For `mustExist`: the database must already hold this store at the current schema version, since
+ * migrating would create its tables in any SQLite file the path happens to name.
+ */
+function checkSchema(db: Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version === 0) {
+    throw new StoreUnavailableError(
+      `SQLite database "${db.name}" holds no session store (it has none of @mcp-session/sqlite's tables); check the path. Nothing was created.`,
+    );
+  }
+  if (version < SCHEMA_VERSION) {
+    throw new StoreUnavailableError(
+      `SQLite database "${db.name}" has schema version ${version}, older than this @mcp-session/sqlite's ${SCHEMA_VERSION}; open it once without mustExist (e.g. with your server) to migrate it.`,
     );
   }
 }
@@ -598,14 +631,16 @@ const URL_OPTIONS = {
 
 /**
  * Opens `sqlite:./path/to/sessions.db`, `sqlite:///absolute/path.db` or `sqlite::memory:`, with options in
- * the query: `?busyTimeoutMs=5000&synchronous=normal&sweepChunkSize=200`.
+ * the query: `?busyTimeoutMs=5000&synchronous=normal&sweepChunkSize=200`. With `mustExist` (what
+ * `createStore(url, { mustExist: true })` hands over) the file must exist and hold the store.
  * @throws InvalidStoreUrlError for a host, a missing path, or an unknown, repeated or malformed option.
  */
-export function storeFromUrl(url: string): SqliteSessionStore {
+export function storeFromUrl(url: string, open: StoreOpenOptions = {}): SqliteSessionStore {
   const { path, params } = parsePathUrl(url);
   const { options } = readUrlOptions(params, URL_OPTIONS, { store: 'sqlite', shownUrl: url });
   return new SqliteSessionStore({
     database: path,
+    mustExist: open.mustExist === true,
     ...options,
     // The pattern above admits only these two.
     synchronous: options.synchronous as SqliteSessionStoreOptions['synchronous'],

@@ -181,3 +181,82 @@ describe('ways to open it', () => {
     await store.close();
   });
 });
+
+describe('opening only an existing store: mustExist (issue 19: `stats` on a misspelt path created it)', () => {
+  it('refuses a missing file and creates nothing, not even the -wal and -shm files', async () => {
+    const path = join(directory, `missing-${randomUUID()}.db`);
+    const attempts = [
+      () => new SqliteSessionStore({ database: path, mustExist: true }),
+      () => storeFromUrl(`sqlite:${path}`, { mustExist: true }),
+    ];
+    for (const attempt of attempts) {
+      expect(attempt).toThrow(
+        expect.objectContaining({
+          code: 'STORE_UNAVAILABLE',
+          message: expect.stringMatching(/SQLite database ".*" does not exist .*check the path/),
+        }),
+      );
+    }
+    await expect(createStore(`sqlite:${path}`, { mustExist: true })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    for (const suffix of ['', '-wal', '-shm', '-journal']) {
+      expect(existsSync(`${path}${suffix}`)).toBe(false);
+    }
+  });
+
+  it('refuses a SQLite file that holds no store, and adds no tables to it', () => {
+    const path = join(directory, `someone-elses-${randomUUID()}.db`);
+    const db = new BetterSqlite3(path);
+    db.exec('CREATE TABLE notes (body TEXT)');
+    db.close();
+    expect(() => storeFromUrl(`sqlite:${path}`, { mustExist: true })).toThrow(
+      expect.objectContaining({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(/holds no session store/),
+      }),
+    );
+    const after = new BetterSqlite3(path, { readonly: true });
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([
+      { name: 'notes' },
+    ]);
+    expect(after.pragma('user_version', { simple: true })).toBe(0);
+    after.close();
+    expect(() => new SqliteSessionStore({ database: ':memory:', mustExist: true })).toThrow(
+      /holds no session store/,
+    );
+  });
+
+  it('refuses a store of an older schema version without migrating it', () => {
+    const path = join(directory, `older-${randomUUID()}.db`);
+    new SqliteSessionStore({ database: path }).close();
+    const db = new BetterSqlite3(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    db.close();
+    if (SCHEMA_VERSION - 1 === 0) {
+      expect(() => storeFromUrl(`sqlite:${path}`, { mustExist: true })).toThrow(
+        /holds no session store/,
+      );
+    } else {
+      expect(() => storeFromUrl(`sqlite:${path}`, { mustExist: true })).toThrow(
+        /older than this @mcp-session\/sqlite's/,
+      );
+    }
+    const after = new BetterSqlite3(path, { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION - 1);
+    after.close();
+  });
+
+  it('opens an existing store and works on it, through createStore as through the class', async () => {
+    const path = join(directory, `existing-${randomUUID()}.db`);
+    const first = new SqliteSessionStore({ database: path });
+    const manager = new SessionManager({ store: first });
+    const { id } = await manager.createSession({ context: { kept: true } });
+    await first.close();
+    const store = await createStore(`sqlite:${path}`, { mustExist: true });
+    const again = new SessionManager({ store });
+    expect(await again.getContext(id, 'kept')).toBe(true);
+    expect((await store.stats(Date.now())).total).toBe(1);
+    await store.close();
+  });
+});

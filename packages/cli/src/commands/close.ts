@@ -39,7 +39,7 @@ Examples:
     const [input = ''] = args.expectPositionals(['id']);
     const retentionMs = args.duration('retention', DEFAULT_RETENTION_MS);
     const hash = !args.flag('no-hash');
-    const store = await context.open(context.storeUrl());
+    const store = await context.open(context.storeUrl(), { mustExist: true });
     const now = context.now();
     const found = await findSession(store, input, { now, hash });
     if (!found) {

@@ -55,7 +55,7 @@ Examples:
     const concurrency = args.integer('concurrency', 8, 1, 256);
     const output = args.string('output');
     const url = context.storeUrl();
-    const store = await context.open(url);
+    const store = await context.open(url, { mustExist: true });
     const now = context.now();
     const stats = await store.stats(now);
     const total =

@@ -8,6 +8,7 @@ import {
 import type { Command, Context } from '../context.js';
 import { renderTable } from '../output/table.js';
 import { formatCount, formatExpiry, formatRelative } from '../output/times.js';
+import { emptyStoreNote } from '../stores.js';
 
 interface ListFilters {
   state?: SessionState;
@@ -57,7 +58,7 @@ Examples:
     const owner = args.string('owner');
     if (owner !== undefined) filters.owner = owner;
     const limit = args.integer('limit', 50, 1, 10_000);
-    const store = await context.open(context.storeUrl());
+    const store = await context.open(context.storeUrl(), { mustExist: true });
     const now = context.now();
     const fetch = (cursor: string | null) =>
       args.flag('expired')
@@ -77,6 +78,9 @@ Examples:
       return 0;
     }
     if (sessions.length === 0) {
+      if (Object.keys(filters).length === 0 && !args.flag('expired') && !args.string('cursor')) {
+        context.note(emptyStoreNote(context.storeUrl()));
+      }
       await context.print(
         args.flag('expired') ? 'No expired sessions match.' : 'No sessions match.',
       );

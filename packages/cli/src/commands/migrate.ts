@@ -2,6 +2,7 @@ import type { SessionStore } from '@mcp-session/core';
 import { UsageError } from '../args.js';
 import { type Command, type Context, displayUrl, InterruptedError } from '../context.js';
 import { formatCount } from '../output/times.js';
+import { emptyStoreNote } from '../stores.js';
 import {
   CheckedWriter,
   compareSessions,
@@ -97,8 +98,12 @@ Examples:
     const logs = logNames(args);
     const batchSize = args.integer('batch-size', 500, 1, 10_000);
     const concurrency = args.integer('concurrency', 8, 1, 256);
-    const source = await context.open(from);
+    // The source must exist: a misspelt --from would otherwise be created, and 0 sessions "verified".
+    const source = await context.open(from, { mustExist: true });
     const target = await context.open(to);
+    if ((await source.stats(context.now())).total === 0) {
+      context.note(emptyStoreNote(from, 'the source (--from)'));
+    }
     const summary: MigrateSummary = {
       from: displayUrl(from),
       to: displayUrl(to),

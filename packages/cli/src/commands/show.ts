@@ -48,7 +48,7 @@ Examples:
       throw new UsageError(`--log: ${error instanceof Error ? error.message : String(error)}`);
     }
     const hash = !args.flag('no-hash');
-    const store = await context.open(context.storeUrl());
+    const store = await context.open(context.storeUrl(), { mustExist: true });
     const now = context.now();
     const found = await findSession(store, input, { now, hash, includeExpired: true });
     if (!found) {

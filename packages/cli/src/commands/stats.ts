@@ -2,6 +2,7 @@ import { SESSION_STATES, type SessionRecord } from '@mcp-session/core';
 import { type Command, type Context, displayUrl } from '../context.js';
 import { renderFields } from '../output/table.js';
 import { formatCount, formatDuration, formatTimestamp } from '../output/times.js';
+import { emptyStoreNote } from '../stores.js';
 import { listPages } from '../transfer.js';
 
 /** "Expiring soon" in the scan means within this many milliseconds. */
@@ -53,9 +54,10 @@ Examples:
   async run(context: Context): Promise<number> {
     context.args.expectPositionals([]);
     const url = context.storeUrl();
-    const store = await context.open(url);
+    const store = await context.open(url, { mustExist: true });
     const now = context.now();
     const stats = await store.stats(now);
+    if (stats.total === 0 && stats.expired === 0) context.note(emptyStoreNote(url));
     const scan = context.args.flag('scan')
       ? await scanStore(context, store, now, stats.total)
       : undefined;

@@ -27,7 +27,7 @@ Examples:
     const { args } = context;
     args.expectPositionals([]);
     const batchSize = args.integer('batch-size', 1000);
-    const store = await context.open(context.storeUrl());
+    const store = await context.open(context.storeUrl(), { mustExist: true });
     const now = context.now();
     const { expired } = await store.stats(now);
 

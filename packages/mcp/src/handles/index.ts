@@ -3,10 +3,14 @@ export {
   type HandleToolCallbackV2,
   type HandleToolConfigV2,
   type MintHandleToolCallbackV2,
+  type RegisteredToolV2,
   registerHandleTool,
   registerMintHandleTool,
+  type ToolAnnotationsV2,
   type ToolArgsV2,
+  type ToolContextV2,
   type ToolResultV2,
+  type ToolServerV2,
 } from './sdk-v2.js';
 export {
   HANDLE_ARGUMENT,

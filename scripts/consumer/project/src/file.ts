@@ -1,0 +1,4 @@
+import { createStore } from '@mcp-session/core';
+import { smoke } from './smoke.js';
+
+await smoke('file', await createStore('file:./data/sessions'));
