@@ -33,6 +33,7 @@ export {
   SessionNotFoundError,
   SessionSuspendedError,
   StoreClosedError,
+  StoreNotFoundError,
   StorePackageMissingError,
   StoreUnavailableError,
   VersionConflictError,

@@ -15,7 +15,8 @@ export type SessionErrorCode =
   | 'STORE_CLOSED'
   | 'INVALID_STORE_URL'
   | 'STORE_PACKAGE_MISSING'
-  | 'QUOTA_EXCEEDED';
+  | 'QUOTA_EXCEEDED'
+  | 'STORE_NOT_FOUND';
 
 /**
  * Marks every error of this project. `Symbol.for` makes it the same symbol in every copy of this package,
@@ -208,6 +209,14 @@ export class InvalidStoreUrlError extends SessionError {
   readonly code = 'INVALID_STORE_URL' as const;
 }
 
+/**
+ * A store opened with `mustExist` (the CLI's read commands, `migrate --from`) is not there: the path,
+ * directory or schema holds no store of this kind. Nothing was created. Check the URL.
+ */
+export class StoreNotFoundError extends SessionError {
+  readonly code = 'STORE_NOT_FOUND' as const;
+}
+
 /** `createStore` needs a backend package that is not installed. The message names what to install. */
 export class StorePackageMissingError extends SessionError {
   readonly code = 'STORE_PACKAGE_MISSING' as const;
@@ -219,7 +228,8 @@ export class StorePackageMissingError extends SessionError {
     options?: ErrorOptions,
   ) {
     super(
-      `The "${scheme}:" session store needs ${packages.join(' and ')}. Install it: npm install ${packages.join(' ')}`,
+      `The "${scheme}:" session store needs ${packages.join(' and ')}. Install it: npm install ${packages.join(' ')}. ` +
+        `If it is installed and this code is bundled, hand the adapter to createStore (\`adapters\` option) or import '${packages[0] ?? ''}/register'.`,
       options,
     );
   }

@@ -14,6 +14,7 @@ export {
   SessionNotFoundError,
   SessionSuspendedError,
   StoreClosedError,
+  StoreNotFoundError,
   StorePackageMissingError,
   StoreUnavailableError,
   VersionConflictError,

@@ -33,7 +33,8 @@ describe('createStore', () => {
     ]).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(StorePackageMissingError);
     expect((error as Error).message).toBe(
-      'The "sqlite:" session store needs @mcp-session/not-installed and better-sqlite3. Install it: npm install @mcp-session/not-installed better-sqlite3',
+      'The "sqlite:" session store needs @mcp-session/not-installed and better-sqlite3. Install it: npm install @mcp-session/not-installed better-sqlite3. ' +
+        "If it is installed and this code is bundled, hand the adapter to createStore (`adapters` option) or import '@mcp-session/not-installed/register'.",
     );
     expect((error as StorePackageMissingError).packages).toEqual([
       '@mcp-session/not-installed',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   InvalidValueError,
   isSessionError,
+  StoreNotFoundError,
   StoreUnavailableError,
 } from '@mcp-session/core/adapter';
 import { fsyncDirectory, hasCode, ignoreMissing, writeFileAtomic } from './atomic.js';
@@ -33,7 +34,7 @@ export async function prepareDirectory(
     );
   }
   if (!info && mustExist) {
-    throw new StoreUnavailableError(
+    throw new StoreNotFoundError(
       `The file store directory ${root} does not exist; check the path. Nothing was created.`,
     );
   }
@@ -51,7 +52,7 @@ export async function prepareDirectory(
     throw error;
   });
   if (marker === null && mustExist) {
-    throw new StoreUnavailableError(
+    throw new StoreNotFoundError(
       `${root} holds no file session store (no ${MARKER_FILE}); check the path. Nothing was created.`,
     );
   }

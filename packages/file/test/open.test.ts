@@ -250,7 +250,7 @@ describe('opening only an existing store: mustExist (issue 19: `stats` on a miss
       () => createStore(`file:${target}`, { mustExist: true }),
     ]) {
       await expect(attempt()).rejects.toMatchObject({
-        code: 'STORE_UNAVAILABLE',
+        code: 'STORE_NOT_FOUND',
         message: expect.stringMatching(/directory .*typo.sessions does not exist; check the path/),
       });
     }
@@ -261,7 +261,7 @@ describe('opening only an existing store: mustExist (issue 19: `stats` on a miss
     const empty = join(sandbox, 'empty');
     await mkdir(empty);
     await expect(storeFromUrl(`file:${empty}`, { mustExist: true })).rejects.toMatchObject({
-      code: 'STORE_UNAVAILABLE',
+      code: 'STORE_NOT_FOUND',
       message: expect.stringMatching(/holds no file session store \(no mcp-session-store\.json\)/),
     });
     expect(await readdir(empty)).toEqual([]);

@@ -1,4 +1,4 @@
-import { StoreUnavailableError, toStoreError } from '@mcp-session/core/adapter';
+import { StoreNotFoundError, StoreUnavailableError, toStoreError } from '@mcp-session/core/adapter';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { checkSchemaName, quoteIdentifier, resolveConnection } from './options.js';
 
@@ -320,9 +320,9 @@ export function notMigratedError(
   schema: string,
   version: number,
   mustExist = false,
-): StoreUnavailableError {
+): StoreUnavailableError | StoreNotFoundError {
   if (mustExist && version === 0) {
-    return new StoreUnavailableError(
+    return new StoreNotFoundError(
       `Postgres schema "${schema}" does not exist or holds no session store (no migrations of @mcp-session/postgres); check the schema name (the URL's schema parameter, default public). Nothing was created.`,
     );
   }

@@ -191,7 +191,7 @@ describe('opening only an existing store: mustExist (issue 19: `stats` on a miss
       () => PostgresSessionStore.open({ connection: POSTGRES_URL, schema: name, mustExist: true }),
     ]) {
       await expect(attempt()).rejects.toMatchObject({
-        code: 'STORE_UNAVAILABLE',
+        code: 'STORE_NOT_FOUND',
         message: expect.stringMatching(
           new RegExp(
             `schema "${name}" does not exist or holds no session store.*check the schema name`,

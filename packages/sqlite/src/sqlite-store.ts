@@ -30,6 +30,7 @@ import {
   type SessionState,
   type StoreCapabilities,
   StoreClosedError,
+  StoreNotFoundError,
   type StoreOpenOptions,
   type StoreStats,
   StoreUnavailableError,
@@ -531,7 +532,7 @@ function openDatabase(path: string, busyTimeoutMs: number, mustExist: boolean): 
     );
   }
   if (mustExist && path !== ':memory:' && !existsSync(path)) {
-    throw new StoreUnavailableError(
+    throw new StoreNotFoundError(
       `SQLite database "${path}" does not exist (${resolve(path)}); check the path. Nothing was created.`,
     );
   }
@@ -583,7 +584,7 @@ function openDatabase(path: string, busyTimeoutMs: number, mustExist: boolean): 
 function checkSchema(db: Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version === 0) {
-    throw new StoreUnavailableError(
+    throw new StoreNotFoundError(
       `SQLite database "${db.name}" holds no session store (it has none of @mcp-session/sqlite's tables); check the path. Nothing was created.`,
     );
   }

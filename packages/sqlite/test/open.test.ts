@@ -192,13 +192,13 @@ describe('opening only an existing store: mustExist (issue 19: `stats` on a miss
     for (const attempt of attempts) {
       expect(attempt).toThrow(
         expect.objectContaining({
-          code: 'STORE_UNAVAILABLE',
+          code: 'STORE_NOT_FOUND',
           message: expect.stringMatching(/SQLite database ".*" does not exist .*check the path/),
         }),
       );
     }
     await expect(createStore(`sqlite:${path}`, { mustExist: true })).rejects.toMatchObject({
-      code: 'STORE_UNAVAILABLE',
+      code: 'STORE_NOT_FOUND',
     });
     for (const suffix of ['', '-wal', '-shm', '-journal']) {
       expect(existsSync(`${path}${suffix}`)).toBe(false);
@@ -212,7 +212,7 @@ describe('opening only an existing store: mustExist (issue 19: `stats` on a miss
     db.close();
     expect(() => storeFromUrl(`sqlite:${path}`, { mustExist: true })).toThrow(
       expect.objectContaining({
-        code: 'STORE_UNAVAILABLE',
+        code: 'STORE_NOT_FOUND',
         message: expect.stringMatching(/holds no session store/),
       }),
     );
