@@ -8,8 +8,8 @@ import type { SessionStore } from './store.js';
 export interface StoreOpenOptions {
   /**
    * Open a store that already exists, and create nothing: no file, directory, schema or table, and no
-   * migration. A missing store, or one whose layout is missing or older than the adapter's, fails with
-   * `StoreUnavailableError` saying what is missing. Tools that only read or tidy a store (the CLI's `list`,
+   * migration. A missing store, or one whose layout is missing, fails with `StoreNotFoundError` saying what
+   * is missing (one older than the adapter's, with `StoreUnavailableError` saying how to migrate it). Tools that only read or tidy a store (the CLI's `list`,
    * `stats`, `sweep`, `export`, migrate's source) open it this way, so a misspelt path, directory or schema
    * is an error instead of a new, empty store. A store that has no notion of existing (`memory:`, Redis,
    * where an empty prefix looks like any other) opens as usual. Default false.
