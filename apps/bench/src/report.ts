@@ -167,7 +167,8 @@ export function report(results: Results): string {
         `${number.format(flood.sessions)} sessions), alone and while ${flood.scrapers} scrapers fetch ` +
         `\`/metrics\` back to back (${rate(flood.scrapesPerSec)} scrapes/s answered). Scrapes are served from ` +
         `store aggregates refreshed on a timer; one aggregate of this store takes ${ms(flood.storeAggregate.p50Ms)} ms ` +
-        '(p50), which every scrape used to cost. The last row is the floor: as many clients fetching a path ' +
+        '(p50), which every scrape used to cost. The paced row is many scrapers at a rate far above any ' +
+        'Prometheus set-up; the last row is the floor: as many clients fetching a path ' +
         'answered 404 at once, what any flood of small requests costs the server. A ratio of 1× means the ' +
         'flood does not move the call.',
     );
@@ -181,6 +182,12 @@ export function report(results: Results): string {
             cell(flood.flood),
             ratio(flood.flood.p50Ms, flood.quiet.p50Ms),
             ratio(flood.flood.p99Ms, flood.quiet.p99Ms),
+          ],
+          [
+            `${flood.scrapers} scrapers, each every ${flood.pacedIntervalMs} ms`,
+            cell(flood.paced),
+            ratio(flood.paced.p50Ms, flood.quiet.p50Ms),
+            ratio(flood.paced.p99Ms, flood.quiet.p99Ms),
           ],
           [
             `${flood.scrapers} clients on a 404 path (${rate(flood.floorRequestsPerSec)}/s)`,

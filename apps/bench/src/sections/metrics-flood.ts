@@ -23,6 +23,13 @@ export interface MetricsFloodResult {
   /** Scrapes the server answered per second during the flood (all 200). */
   scrapesPerSec: number;
   /**
+   * The same call while the scrapers each fetch `/metrics` once every `pacedIntervalMs` — far more often
+   * than any Prometheus set-up scrapes, but not a denial of service.
+   */
+  paced: Measurement;
+  /** Milliseconds each scraper waits between two scrapes in the paced run. */
+  pacedIntervalMs: number;
+  /**
    * The same call while as many clients hammer a path the server answers 404 at once: what any flood of
    * small requests costs this server, the floor under the metrics flood.
    */
@@ -32,6 +39,7 @@ export interface MetricsFloodResult {
 }
 
 const SCRAPERS = 8;
+const PACED_INTERVAL_MS = 100;
 const MCP_TOKEN = 'bench-mcp-token-0123456789abcdef';
 const METRICS_TOKEN = 'bench-metrics-token-0123456789ab';
 const SERVER_MAIN = fileURLToPath(new URL('../../../server/src/main.ts', import.meta.url));
@@ -39,11 +47,12 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /**
  * Eight clients in a worker thread (their own event loop, so they do not slow the measuring client's),
- * each fetching `url` back to back until told to stop, counting answers with and without `status`.
+ * each fetching `url` back to back (or `pauseMs` apart) until told to stop, counting answers with and
+ * without `status`.
  */
 const SCRAPER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { url, headers, status, scrapers } = workerData;
+const { url, headers, status, scrapers, pauseMs } = workerData;
 let stopping = false;
 let ok = 0;
 let refused = 0;
@@ -54,6 +63,7 @@ const scrape = async () => {
     await response.text();
     if (response.status === status) ok++; else refused++;
     if (ok === 1) parentPort.postMessage({ started: true });
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
 };
 Promise.all(Array.from({ length: scrapers }, scrape)).then(() => parentPort.postMessage({ ok, refused }));
@@ -94,10 +104,15 @@ export async function metricsFlood(
 
     const quiet = await measureFor(call, { durationMs, concurrency: 1, minOps: 50 });
 
-    const measureDuring = async (path: string, headers: Record<string, string>, status: number) => {
+    const measureDuring = async (
+      path: string,
+      headers: Record<string, string>,
+      status: number,
+      pauseMs = 0,
+    ) => {
       const worker = new Worker(SCRAPER_SOURCE, {
         eval: true,
-        workerData: { url: `${base}${path}`, headers, status, scrapers: SCRAPERS },
+        workerData: { url: `${base}${path}`, headers, status, scrapers: SCRAPERS, pauseMs },
       });
       const { started, done } = scraperSignals(worker);
       await started;
@@ -116,6 +131,12 @@ export async function metricsFlood(
       { authorization: `Bearer ${METRICS_TOKEN}` },
       200,
     );
+    const paced = await measureDuring(
+      '/metrics',
+      { authorization: `Bearer ${METRICS_TOKEN}` },
+      200,
+      PACED_INTERVAL_MS,
+    );
     const floor = await measureDuring('/no-such-path', {}, 404);
     await client.close();
 
@@ -126,6 +147,8 @@ export async function metricsFlood(
       quiet,
       flood: metrics.measurement,
       scrapesPerSec: metrics.perSec,
+      paced: paced.measurement,
+      pacedIntervalMs: PACED_INTERVAL_MS,
       floor: floor.measurement,
       floorRequestsPerSec: floor.perSec,
     };
