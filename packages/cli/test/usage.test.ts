@@ -156,7 +156,8 @@ describe('operational failures exit 1 and say what to do', () => {
     });
     expect(postgres.code).toBe(1);
     expect(postgres.stderr).toBe(
-      'mcp-session stats: The "postgres:" session store needs @mcp-session/postgres and pg. Install it: npm install @mcp-session/postgres pg\n',
+      'mcp-session stats: The "postgres:" session store needs @mcp-session/postgres and pg. Install it: npm install @mcp-session/postgres pg. ' +
+        "If it is installed and this code is bundled, hand the adapter to createStore (`adapters` option) or import '@mcp-session/postgres/register'.\n",
     );
     const sqlite = await cli(['list', '--store', 'sqlite:./s.db'], { cwd: app, bin });
     expect(sqlite.code).toBe(1);
