@@ -189,17 +189,19 @@ export class PostgresSessionStore extends BaseSessionStore {
     entries: readonly ReplacementEntry[],
     options: ReplaceEntriesOptions,
   ): Promise<ReplaceEntriesResult> {
+    // Built now: the caller may change its objects while this waits for a connection.
+    const lock = lockRecordSql(this.#quoted, id, options);
+    const replace = replaceEntriesSql(this.#quoted, id, log, entries);
     return this.#transaction(async (run) => {
-      const locked = (await run(lockRecordSql(this.#quoted, id, options))).rows[0];
+      const locked = (await run(lock)).rows[0];
       if (!locked?.ok) {
         refuse(locked, options);
         throw new StoreUnavailableError('Postgres replaceEntries refused a write the guards allow');
       }
       if (entries.length === 0) return { replaced: 0, version: Number(locked.g_version) };
-      const row = (await run(replaceEntriesSql(this.#quoted, id, log, entries))).rows[0];
-      const replaced = Number(row?.replaced ?? 0);
+      const row = (await run(replace)).rows[0];
       return {
-        replaced,
+        replaced: Number(row?.replaced ?? 0),
         version: row?.version == null ? Number(locked.g_version) : Number(row.version),
       };
     });
