@@ -172,7 +172,9 @@ export function checkReplaceEntriesArgs(
   }
   const values: unknown[] = [];
   const seen = new Set<number>();
-  entries.forEach((entry: unknown, i) => {
+  // An index loop, not forEach, which would skip the holes of a sparse array.
+  for (let i = 0; i < entries.length; i++) {
+    const entry: unknown = entries[i];
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
       throw new InvalidValueError(
         `each entry must be an object { seq, value }, got ${kind(entry)}`,
@@ -194,7 +196,7 @@ export function checkReplaceEntriesArgs(
     }
     seen.add(seq);
     values.push(value);
-  });
+  }
   if (!takeCheckedJson(entries)) {
     values.forEach((value, i) => {
       validateJson(value, STORE_JSON_LIMITS, `entries[${i}].value`);

@@ -39,6 +39,13 @@ async function snapshot(store: SessionStore, record: SessionRecord, now: number)
   };
 }
 
+/** `[first, <hole>, last]`: forEach and for…of would see only two entries, or an undefined one. */
+function sparse(first: unknown, last: unknown): unknown[] {
+  const batch = [first];
+  batch[2] = last;
+  return batch;
+}
+
 /**
  * Malformed batches, each with a well-formed entry first: a store that writes the good part before it
  * notices the bad one fails the "nothing written" check.
@@ -50,6 +57,7 @@ function malformedBatches(): [what: string, batch: unknown][] {
     ['a string', 'x'],
     ['an object', { 0: good }],
     ['an entry that is null', [good, null]],
+    ['a hole (a sparse array)', sparse(good, { seq: 2, value: 1 })],
     ['an entry that is a number', [good, 2]],
     ['an entry that is an array', [good, [2, 'x']]],
     ['seq 0', [good, { seq: 0, value: 1 }]],
