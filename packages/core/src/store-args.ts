@@ -181,7 +181,22 @@ export function checkReplaceEntriesArgs(
         `entries[${i}]`,
       );
     }
-    const { seq, value } = entry as { seq?: unknown; value?: unknown };
+    // Own data properties only: a getter could hand the store another value than the one checked here.
+    const seqProperty = Object.getOwnPropertyDescriptor(entry, 'seq');
+    const valueProperty = Object.getOwnPropertyDescriptor(entry, 'value');
+    for (const [name, property] of [
+      ['seq', seqProperty],
+      ['value', valueProperty],
+    ] as const) {
+      if (property === undefined || !('value' in property)) {
+        throw new InvalidValueError(
+          `each entry needs ${name} as a plain data property, ${property ? 'got an accessor' : 'got none'}`,
+          `entries[${i}].${name}`,
+        );
+      }
+    }
+    const seq: unknown = seqProperty?.value;
+    const value: unknown = valueProperty?.value;
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
       throw new InvalidValueError(
         `seq must be a positive integer (the seq read gave the entry), got ${kind(seq)}`,

@@ -69,6 +69,14 @@ function malformedBatches(): [what: string, batch: unknown][] {
     ['no seq', [good, { value: 1 }]],
     ['the same seq twice', [good, { seq: 2, value: 1 }, { seq: 2, value: 2 }]],
     ['no value', [good, { seq: 2 }]],
+    [
+      'a value inherited, not its own',
+      [good, Object.create({ value: 1 }, { seq: { value: 2, enumerable: true } })],
+    ],
+    [
+      'a value behind a getter',
+      [good, Object.defineProperty({ seq: 2 }, 'value', { get: () => 1, enumerable: true })],
+    ],
     ['value undefined', [good, { seq: 2, value: undefined }]],
     ['a value nested 1001 deep', [good, { seq: 2, value: nested(1_001) }]],
   ];
