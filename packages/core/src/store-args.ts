@@ -20,7 +20,7 @@
  * | `context`, `metadata`, `contextSet` values, log entries, imported log data | plain JSON (no cycles, `undefined`, functions, BigInt, NaN, class instances, accessors, `__proto__`/`constructor` keys, lone surrogates, NUL), nested at most 1000 deep | `InvalidValueError` |
  * | `contextSet` keys, `contextDelete` | strings (`contextSet` keys also not `__proto__`/`constructor`) | `InvalidValueError` |
  * | `append` entries | a non-empty array | `InvalidValueError` |
- * | `replaceEntries` entries | an array (may be empty) of `{ seq, value }`: `seq` a positive safe integer, no seq twice, `value` plain JSON as above | `InvalidValueError` |
+ * | `replaceEntries` entries | an array (may be empty, not sparse) of `{ seq, value }` with both as own data properties: `seq` a positive safe integer, no seq twice, `value` plain JSON as above | `InvalidValueError` |
  * | `create({ logs })` | see `checkImportedLogs` | `InvalidValueError` |
  *
  * Size and structure limits (`SessionLimits`) are the manager's policy, not checked here: a store takes
