@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   type AppendOptions,
@@ -65,11 +76,16 @@ import {
 } from './options.js';
 import {
   CorruptFileError,
+  HEAD_BYTES,
   type LogMeta,
   parseRecordFile,
+  parseRecordHead,
   type RecordFile,
   serializeRecordFile,
 } from './record-file.js';
+
+/** The guards a record's head decides: expiry and owner. */
+type VisibilityGuards = { now: number; owner?: string | null };
 
 /** Shard directories: the first two hex digits of the digests of the sessions they hold. */
 const SHARD = /^[0-9a-f]{2}$/;
@@ -230,7 +246,7 @@ export class FileSessionStore extends BaseSessionStore {
     id: string,
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
-    const file = await this.#readRecordChecked(digest(id));
+    const file = await this.#readRecordChecked(digest(id), options);
     if (
       !file ||
       isExpired(file.session, options.now) ||
@@ -255,7 +271,7 @@ export class FileSessionStore extends BaseSessionStore {
     const snapshot = structuredClone(change);
     const hash = digest(id);
     return this.#locked(hash, async () => {
-      const file = await this.#readRecordLocked(hash);
+      const file = await this.#readRecordLocked(hash, options);
       const next = applyChange(checkGuards(file?.session, options), snapshot);
       if (options.maxContextBytes !== undefined) {
         const bytes = contextByteLength(next.context);
@@ -296,7 +312,7 @@ export class FileSessionStore extends BaseSessionStore {
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       let file: RecordFile | null;
       try {
-        file = await this.#readRecord(hash);
+        file = await this.#readRecord(hash, options);
       } catch (error) {
         if (error instanceof CorruptFileError) break;
         throw error;
@@ -441,7 +457,7 @@ export class FileSessionStore extends BaseSessionStore {
     dataJson: string[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    const file = await this.#readRecordLocked(hash);
+    const file = await this.#readRecordLocked(hash, options);
     const current = checkGuards(file?.session, options);
     const record = file as RecordFile;
     const meta: LogMeta = record.logs.get(log) ?? {
@@ -522,7 +538,7 @@ export class FileSessionStore extends BaseSessionStore {
   }
 
   async #readLocked(hash: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
-    const file = await this.#readRecordLocked(hash);
+    const file = await this.#readRecordLocked(hash, options);
     checkGuards(file?.session, options);
     const record = file as RecordFile;
     const meta = record.logs.get(log);
@@ -588,23 +604,47 @@ export class FileSessionStore extends BaseSessionStore {
 
   // ── records ──────────────────────────────────────────────────────────────────────────────────
 
-  /** Reads a record without the lock. @throws CorruptFileError */
-  async #readRecord(hash: string): Promise<RecordFile | null> {
+  /**
+   * Reads a record without the lock. With `guards`, the head is read first and the record reads as
+   * absent (null) when its expiry or owner hides it there: then not a byte of its metadata, context or
+   * log bookkeeping is read or parsed, so a 404 for another owner's session costs what one for a missing
+   * id costs, and a damaged payload of a hidden record is never noticed (nor quarantined) by a stranger.
+   * A record written by an earlier version (context first) has no such head and is parsed whole.
+   * @throws CorruptFileError
+   */
+  async #readRecord(hash: string, guards?: VisibilityGuards): Promise<RecordFile | null> {
     const path = this.#layout.record(hash);
-    let text: string;
+    let handle: FileHandle;
     try {
-      text = await readFile(path, 'utf8');
+      handle = await open(path, 'r');
     } catch (error) {
       if (hasCode(error, 'ENOENT')) return null;
       throw error;
     }
-    return parseRecordFile(text, path, hash);
+    try {
+      const start = Buffer.allocUnsafe(HEAD_BYTES);
+      const { bytesRead } = await handle.read(start, 0, HEAD_BYTES, 0);
+      if (guards !== undefined) {
+        const head = parseRecordHead(start.subarray(0, bytesRead), hash);
+        if (head !== null && (isExpired(head, guards.now) || !isVisibleTo(head, guards.owner))) {
+          return null;
+        }
+      }
+      const bytes =
+        bytesRead < HEAD_BYTES ? start.subarray(0, bytesRead) : await readToEnd(handle, start);
+      return parseRecordFile(bytes.toString('utf8'), path, hash);
+    } finally {
+      await handle.close();
+    }
   }
 
-  /** Reads a record under its lock; a corrupt one is quarantined and reads as absent. */
-  async #readRecordLocked(hash: string): Promise<RecordFile | null> {
+  /**
+   * Reads a record under its lock; a corrupt one is quarantined and reads as absent. With `guards`, one
+   * they hide reads as absent from its head alone (see `#readRecord`).
+   */
+  async #readRecordLocked(hash: string, guards?: VisibilityGuards): Promise<RecordFile | null> {
     try {
-      return await this.#readRecord(hash);
+      return await this.#readRecord(hash, guards);
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
       await this.#quarantine(hash, error);
@@ -613,12 +653,12 @@ export class FileSessionStore extends BaseSessionStore {
   }
 
   /** Reads a record without the lock; if it looks corrupt, re-reads under the lock (quarantining it). */
-  async #readRecordChecked(hash: string): Promise<RecordFile | null> {
+  async #readRecordChecked(hash: string, guards?: VisibilityGuards): Promise<RecordFile | null> {
     try {
-      return await this.#readRecord(hash);
+      return await this.#readRecord(hash, guards);
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
-      return this.#locked(hash, () => this.#readRecordLocked(hash));
+      return this.#locked(hash, () => this.#readRecordLocked(hash, guards));
     }
   }
 
@@ -881,6 +921,23 @@ function pageRange(meta: LogMeta, options: ReadOptions): { fromSeq: number; coun
   if (from > to) return null;
   const count = Math.min(to - from + 1, options.limit ?? Number.POSITIVE_INFINITY);
   return { fromSeq: options.order === 'desc' ? to - count + 1 : from, count };
+}
+
+/**
+ * The whole file behind `handle`, whose first `start.length` bytes are `start`. A record file is never
+ * written in place (a write replaces it by rename), so what the open handle reads is one version.
+ */
+async function readToEnd(handle: FileHandle, start: Buffer): Promise<Buffer> {
+  const { size } = await handle.stat();
+  const bytes = Buffer.allocUnsafe(Math.max(size, start.length));
+  start.copy(bytes);
+  let offset = start.length;
+  while (offset < bytes.length) {
+    const { bytesRead } = await handle.read(bytes, offset, bytes.length - offset, offset);
+    if (bytesRead === 0) break;
+    offset += bytesRead;
+  }
+  return bytes.subarray(0, offset);
 }
 
 async function renameIfPresent(from: string, to: string): Promise<void> {
