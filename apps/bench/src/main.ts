@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only ops,history,count,events,metrics|<backend>,…] [--out bench-results.json]`
+ * `pnpm bench [--quick] [--only ops,history,count,events,metrics,oracle|<backend>,…] [--out bench-results.json]`
  *
  * Runs every section in its own child process, one after another, prints a markdown report on stdout
  * and writes every figure with the machine description to a JSON file.
@@ -33,6 +33,7 @@ const settings: Settings = values.quick
       events: 300,
       floodSessions: 20_000,
       floodDurationMs: 1_500,
+      oracleSamples: 300,
     }
   : {
       durationMs: 600,
@@ -43,6 +44,7 @@ const settings: Settings = values.quick
       events: 2_000,
       floodSessions: 20_000,
       floodDurationMs: 5_000,
+      oracleSamples: 1_500,
     };
 
 const COUNT_BACKENDS = ['memory', 'sqlite', 'redis', 'postgres'];
@@ -52,6 +54,7 @@ const allSections = [
   ...COUNT_BACKENDS.map((backend) => `count:${backend}`),
   'events',
   'metrics',
+  ...BACKENDS.map((backend) => `oracle:${backend}`),
 ];
 const only = values.only?.split(',').map((part) => part.trim());
 const sections = only

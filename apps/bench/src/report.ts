@@ -4,6 +4,7 @@ import type { EventStoreResult } from './sections/event-store.js';
 import type { Settings } from './sections/index.js';
 import type { MetricsFloodResult } from './sections/metrics-flood.js';
 import { OPERATIONS, type OpsResult } from './sections/ops.js';
+import type { Latency, OracleChannel, OracleResult } from './sections/oracle.js';
 import type { CountScaling, HistoryScaling } from './sections/scaling.js';
 
 export interface SectionOutput {
@@ -196,6 +197,51 @@ export function report(results: Results): string {
             ratio(flood.floor.p99Ms, flood.quiet.p99Ms),
           ],
         ],
+      ),
+    );
+  }
+  const oracles = resultsOf<OracleResult>(results, 'oracle:');
+  if (oracles.length > 0) {
+    const [first] = oracles;
+    out.push('## 404 oracle: another owner’s session vs a random id');
+    out.push(
+      `404s through \`createMcpSessionHandler\` over HTTP on loopback, as a stranger probing ids: another owner's ` +
+        `existing session (context ${number.format(first?.contextBytes ?? 0)} bytes) against random ids of the same ` +
+        `shape, ${number.format(first?.samples ?? 0)} of each, interleaved in random order. A ratio near 1× means a ` +
+        '404 says nothing about whether the id exists; the noise column is the same ratio for two sets of random ' +
+        'ids, what "near" means on this machine. The getSession rows ask the manager directly (what the handler ' +
+        "does for such a request): the store's part without the HTTP stack's noise.",
+    );
+    const latency = (l: Latency) => `${ms(l.p50Ms)} / ${ms(l.p90Ms)}`;
+    const times = (value: number) => `${value.toFixed(2)}×`;
+    const rows = oracles.flatMap((o) =>
+      (['http', 'manager'] as const).map((channel) => {
+        const c: OracleChannel = o[channel];
+        return [
+          o.backend,
+          channel === 'http' ? 'HTTP 404' : 'getSession',
+          latency(c.foreign),
+          latency(c.random),
+          times(c.ratio.p50),
+          times(c.ratio.p90),
+          times(c.noise.p50),
+          times(c.noise.p90),
+        ];
+      }),
+    );
+    out.push(
+      table(
+        [
+          'backend',
+          'through',
+          'foreign p50/p90 ms',
+          'random p50/p90 ms',
+          'foreign/random p50',
+          'p90',
+          'noise p50',
+          'p90',
+        ],
+        rows,
       ),
     );
   }

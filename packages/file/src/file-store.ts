@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, fstat, openSync, read, readSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import {
   type AppendOptions,
   type AppendResult,
@@ -69,11 +71,19 @@ import {
 } from './options.js';
 import {
   CorruptFileError,
+  HEAD_BYTES,
   type LogMeta,
   parseRecordFile,
+  parseRecordHead,
   type RecordFile,
   serializeRecordFile,
 } from './record-file.js';
+
+/** The guards a record's head decides: expiry and owner. */
+type VisibilityGuards = { now: number; owner?: string | null };
+
+/** Where guarded reads put the head of a record file (read synchronously, so never shared). */
+const HEAD_SCRATCH = Buffer.allocUnsafe(HEAD_BYTES);
 
 /** Shard directories: the first two hex digits of the digests of the sessions they hold. */
 const SHARD = /^[0-9a-f]{2}$/;
@@ -234,7 +244,7 @@ export class FileSessionStore extends BaseSessionStore {
     id: string,
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
-    const file = await this.#readRecordChecked(digest(id));
+    const file = await this.#readRecordChecked(digest(id), options);
     if (
       !file ||
       isExpired(file.session, options.now) ||
@@ -259,7 +269,7 @@ export class FileSessionStore extends BaseSessionStore {
     const snapshot = structuredClone(change);
     const hash = digest(id);
     return this.#locked(hash, async () => {
-      const file = await this.#readRecordLocked(hash);
+      const file = await this.#readRecordLocked(hash, options);
       const next = applyChange(checkGuards(file?.session, options), snapshot);
       if (options.maxContextBytes !== undefined) {
         const bytes = contextByteLength(next.context);
@@ -317,7 +327,7 @@ export class FileSessionStore extends BaseSessionStore {
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       let file: RecordFile | null;
       try {
-        file = await this.#readRecord(hash);
+        file = await this.#readRecord(hash, options);
       } catch (error) {
         if (error instanceof CorruptFileError) break;
         throw error;
@@ -462,7 +472,7 @@ export class FileSessionStore extends BaseSessionStore {
     dataJson: string[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    const file = await this.#readRecordLocked(hash);
+    const file = await this.#readRecordLocked(hash, options);
     const current = checkGuards(file?.session, options);
     const record = file as RecordFile;
     const meta: LogMeta = record.logs.get(log) ?? {
@@ -582,7 +592,7 @@ export class FileSessionStore extends BaseSessionStore {
   }
 
   async #readLocked(hash: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
-    const file = await this.#readRecordLocked(hash);
+    const file = await this.#readRecordLocked(hash, options);
     checkGuards(file?.session, options);
     const record = file as RecordFile;
     const meta = record.logs.get(log);
@@ -648,23 +658,60 @@ export class FileSessionStore extends BaseSessionStore {
 
   // ── records ──────────────────────────────────────────────────────────────────────────────────
 
-  /** Reads a record without the lock. @throws CorruptFileError */
-  async #readRecord(hash: string): Promise<RecordFile | null> {
+  /**
+   * Reads a record without the lock. With `guards`, the head is read first and the record reads as
+   * absent (null) when its expiry or owner hides it there: then not a byte of its metadata, context or
+   * log bookkeeping is read or parsed, so a 404 for another owner's session costs what one for a missing
+   * id costs, and a damaged payload of a hidden record is never noticed (nor quarantined) by a stranger.
+   * A record written by an earlier version (context first) has no such head and is parsed whole.
+   * @throws CorruptFileError
+   */
+  async #readRecord(hash: string, guards?: VisibilityGuards): Promise<RecordFile | null> {
     const path = this.#layout.record(hash);
-    let text: string;
+    if (guards === undefined) {
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (error) {
+        if (hasCode(error, 'ENOENT')) return null;
+        throw error;
+      }
+      return parseRecordFile(text, path, hash);
+    }
+    // The open and the head are read synchronously: microseconds from the page cache, where three
+    // thread-pool round trips (open, read, close) made an existing record measurably slower to turn
+    // away than a missing one (one failed open) — an existence oracle of its own.
+    let fd: number;
     try {
-      text = await readFile(path, 'utf8');
+      fd = openSync(path, 'r');
     } catch (error) {
       if (hasCode(error, 'ENOENT')) return null;
       throw error;
     }
-    return parseRecordFile(text, path, hash);
+    try {
+      // One buffer for every head: nothing runs between this read and the last use of it below.
+      const bytesRead = readSync(fd, HEAD_SCRATCH, 0, HEAD_BYTES, 0);
+      const head = parseRecordHead(HEAD_SCRATCH.subarray(0, bytesRead), hash);
+      if (head !== null && (isExpired(head, guards.now) || !isVisibleTo(head, guards.owner))) {
+        return null;
+      }
+      const text =
+        bytesRead < HEAD_BYTES
+          ? HEAD_SCRATCH.toString('utf8', 0, bytesRead)
+          : (await readToEnd(fd, Buffer.from(HEAD_SCRATCH))).toString('utf8');
+      return parseRecordFile(text, path, hash);
+    } finally {
+      closeSync(fd);
+    }
   }
 
-  /** Reads a record under its lock; a corrupt one is quarantined and reads as absent. */
-  async #readRecordLocked(hash: string): Promise<RecordFile | null> {
+  /**
+   * Reads a record under its lock; a corrupt one is quarantined and reads as absent. With `guards`, one
+   * they hide reads as absent from its head alone (see `#readRecord`).
+   */
+  async #readRecordLocked(hash: string, guards?: VisibilityGuards): Promise<RecordFile | null> {
     try {
-      return await this.#readRecord(hash);
+      return await this.#readRecord(hash, guards);
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
       await this.#quarantine(hash, error);
@@ -673,12 +720,12 @@ export class FileSessionStore extends BaseSessionStore {
   }
 
   /** Reads a record without the lock; if it looks corrupt, re-reads under the lock (quarantining it). */
-  async #readRecordChecked(hash: string): Promise<RecordFile | null> {
+  async #readRecordChecked(hash: string, guards?: VisibilityGuards): Promise<RecordFile | null> {
     try {
-      return await this.#readRecord(hash);
+      return await this.#readRecord(hash, guards);
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
-      return this.#locked(hash, () => this.#readRecordLocked(hash));
+      return this.#locked(hash, () => this.#readRecordLocked(hash, guards));
     }
   }
 
@@ -941,6 +988,26 @@ function pageRange(meta: LogMeta, options: ReadOptions): { fromSeq: number; coun
   if (from > to) return null;
   const count = Math.min(to - from + 1, options.limit ?? Number.POSITIVE_INFINITY);
   return { fromSeq: options.order === 'desc' ? to - count + 1 : from, count };
+}
+
+const readAt = promisify(read);
+const fileSize = promisify(fstat);
+
+/**
+ * The whole file behind `fd`, whose first `start.length` bytes are `start`. A record file is never
+ * written in place (a write replaces it by rename), so what the open descriptor reads is one version.
+ */
+async function readToEnd(fd: number, start: Buffer): Promise<Buffer> {
+  const { size } = await fileSize(fd);
+  const bytes = Buffer.allocUnsafe(Math.max(size, start.length));
+  start.copy(bytes);
+  let offset = start.length;
+  while (offset < bytes.length) {
+    const { bytesRead } = await readAt(fd, bytes, offset, bytes.length - offset, offset);
+    if (bytesRead === 0) break;
+    offset += bytesRead;
+  }
+  return bytes.subarray(0, offset);
 }
 
 async function renameIfPresent(from: string, to: string): Promise<void> {

@@ -37,11 +37,28 @@ export class CorruptFileError extends Error {
   }
 }
 
-/** The text of a record file (one line of JSON). */
+/**
+ * The text of a record file (one line of JSON). The session's fields are written in a fixed order, the
+ * ones the guards look at first and `metadata` and `context` last, so `parseRecordHead` can decide
+ * expiry and owner from the start of the file without reading the payload. JSON readers ignore the order,
+ * so files written this way stay format 1, and earlier versions of this package read them unchanged.
+ */
 export function serializeRecordFile(file: RecordFile): string {
+  const { session } = file;
   return `${JSON.stringify({
     format: FORMAT_VERSION,
-    session: file.session,
+    session: {
+      id: session.id,
+      state: session.state,
+      owner: session.owner,
+      createdAt: session.createdAt,
+      lastActivityAt: session.lastActivityAt,
+      expiresAt: session.expiresAt,
+      version: session.version,
+      messageCount: session.messageCount,
+      metadata: session.metadata,
+      context: session.context,
+    },
     incarnation: file.incarnation,
     // fromEntries defines own properties, so a log named "__proto__" stays an ordinary key.
     logs: Object.fromEntries(file.logs),
@@ -78,6 +95,44 @@ export function parseRecordFile(text: string, path: string, expectedHash: string
     logs.set(name, meta);
   }
   return { session, incarnation: parsed.incarnation, logs };
+}
+
+/** The fields of a record the expiry and owner guards look at, read from the start of its file. */
+export type RecordHead = Pick<SessionRecord, 'id' | 'owner' | 'expiresAt'>;
+
+/** What ends the head: the key after the guarded fields (a key, since JSON strings escape every `"`). */
+const HEAD_END = Buffer.from(',"metadata":');
+
+/**
+ * How many bytes from the start of a record file hold its head: the format, then the session's id (at
+ * most 256 characters), state, owner (at most 1024), times and counters, JSON-escaped (up to six bytes a
+ * character). A head not found in them is read with the rest of the file.
+ */
+export const HEAD_BYTES = 16 * 1024;
+
+/**
+ * Reads the guarded fields from the first bytes of a record file, as `serializeRecordFile` orders them,
+ * without touching what follows (metadata, context, log bookkeeping). Returns null when `start` does not
+ * begin with such a head — a record written by an earlier version (context first), a head longer than
+ * `start`, or a damaged file — and the caller then parses the whole file, which reports corruption.
+ */
+export function parseRecordHead(start: Buffer, expectedHash: string): RecordHead | null {
+  const end = start.indexOf(HEAD_END);
+  if (end < 0) return null;
+  let parsed: unknown;
+  try {
+    // The cut leaves the session object and the file's object open; close both.
+    parsed = JSON.parse(`${start.subarray(0, end).toString('utf8')}}}`);
+  } catch {
+    return null;
+  }
+  if (!isObject(parsed) || parsed.format !== FORMAT_VERSION || !isObject(parsed.session))
+    return null;
+  const { id, owner, expiresAt, context } = parsed.session;
+  if (context !== undefined || typeof id !== 'string' || digest(id) !== expectedHash) return null;
+  if (owner !== null && typeof owner !== 'string') return null;
+  if (expiresAt !== null && !isFiniteNumber(expiresAt)) return null;
+  return { id, owner, expiresAt };
 }
 
 /** What is wrong with a would-be `SessionRecord`, or null when nothing is. */

@@ -6,6 +6,7 @@ import { makeRecord } from '@mcp-session/test-suite';
 import { freshDirectory } from '@mcp-session/test-utils';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FileSessionStore } from '../src/index.js';
+import { openCollecting } from './helpers.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -315,5 +316,107 @@ describe('housekeeping', () => {
     await mkdir(join(shard, 'notes'));
     expect(await store.sweep(now + 7_200_000)).toBe(1);
     expect(await readdir(shard)).toEqual(['notes']);
+  });
+});
+
+describe('the head of a record file decides expiry and owner (issue 15, finding 2)', () => {
+  const pathOf = (id: string) => {
+    const hash = sha256(id);
+    return join(directory, 'sessions', hash.slice(0, 2), `${hash}.json`);
+  };
+
+  it('writes the guarded fields first, metadata and context last, still format 1', async () => {
+    const session = record({ owner: 'alice', context: { a: 1 }, metadata: { m: 1 } });
+    await store.create(session, { now });
+    const onDisk = JSON.parse(await readFile(pathOf(session.id), 'utf8'));
+    expect(onDisk.format).toBe(1);
+    expect(Object.keys(onDisk)).toEqual(['format', 'session', 'incarnation', 'logs']);
+    expect(Object.keys(onDisk.session)).toEqual([
+      'id',
+      'state',
+      'owner',
+      'createdAt',
+      'lastActivityAt',
+      'expiresAt',
+      'version',
+      'messageCount',
+      'metadata',
+      'context',
+    ]);
+  });
+
+  it('regression: a stranger’s read parsed the whole record (context included) before the owner check', async () => {
+    const { store: collecting, warnings } = await openCollecting(directory);
+    const session = record({ owner: 'alice', context: { secret: 's'.repeat(100_000) } });
+    await collecting.create(session, { now });
+    const path = pathOf(session.id);
+    const text = await readFile(path, 'utf8');
+    const cut = text.indexOf(',"metadata":') + ',"metadata":'.length;
+    // Everything after the head is garbage: only a read that stops at the head answers cleanly.
+    await writeFile(path, `${text.slice(0, cut)}${'#'.repeat(text.length - cut)}`);
+    for (const owner of ['mallory', null]) {
+      expect(await collecting.get(session.id, { now, owner })).toBeNull();
+      await expect(
+        collecting.update(session.id, { contextSet: { x: 1 } }, { now, owner }),
+      ).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+      await expect(
+        collecting.append(session.id, 'history', ['x'], { now, owner }),
+      ).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+      await expect(collecting.read(session.id, 'history', { now, owner })).rejects.toMatchObject({
+        code: 'SESSION_NOT_FOUND',
+      });
+    }
+    expect(await collecting.get(session.id, { now: session.expiresAt as number })).toBeNull();
+    expect(warnings).toEqual([]);
+    // The owner's read parses the rest, finds it corrupt and quarantines the session, as before.
+    expect(await collecting.get(session.id, { now, owner: 'alice' })).toBeNull();
+    expect(warnings.map((warning) => warning.code)).toEqual(['QUARANTINED']);
+    await collecting.close();
+  });
+
+  it('reads records written by earlier versions (context first) whole, and writes them guard-first on the next write', async () => {
+    const session = record({ owner: 'alice', context: { big: 'x'.repeat(20_000) } });
+    await store.create(session, { now });
+    await store.append(session.id, 'history', ['hi'], { now, owner: 'alice' });
+    const path = pathOf(session.id);
+    const current = JSON.parse(await readFile(path, 'utf8'));
+    const { id, state, context, metadata, owner, createdAt, lastActivityAt, expiresAt } =
+      current.session;
+    const { version, messageCount } = current.session;
+    // The order every earlier version wrote: the record as it was handed in, context before owner.
+    const old = {
+      format: 1,
+      session: {
+        id,
+        state,
+        context,
+        metadata,
+        owner,
+        createdAt,
+        lastActivityAt,
+        expiresAt,
+        version,
+        messageCount,
+      },
+      incarnation: current.incarnation,
+      logs: current.logs,
+    };
+    await writeFile(path, `${JSON.stringify(old)}\n`);
+    expect(await store.get(id, { now, owner: 'alice' })).toEqual({ ...session, version: 2 });
+    expect(await store.get(id, { now, owner: 'mallory' })).toBeNull();
+    expect(await store.get(id, { now: expiresAt, owner: 'alice' })).toBeNull();
+    expect((await store.read(id, 'history', { now, owner: 'alice' })).map((e) => e.data)).toEqual([
+      'hi',
+    ]);
+    await expect(store.read(id, 'history', { now, owner: 'mallory' })).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
+    await store.update(id, { contextSet: { more: 1 } }, { now, owner: 'alice' });
+    const rewritten = await readFile(path, 'utf8');
+    expect(rewritten.indexOf('"owner"')).toBeLessThan(rewritten.indexOf('"context"'));
+    expect(await store.get(id, { now, owner: 'alice' })).toMatchObject({
+      version: 3,
+      context: { big: context.big, more: 1 },
+    });
   });
 });

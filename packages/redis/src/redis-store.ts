@@ -11,7 +11,6 @@ import {
   InvalidStoreUrlError,
   InvalidValueError,
   isExpired,
-  isVisibleTo,
   type JsonValue,
   type ListOptions,
   type ListPage,
@@ -40,6 +39,7 @@ import {
   encodeCreate,
   encodeDue,
   encodeExpire,
+  encodeGet,
   encodeIndex,
   encodeList,
   encodeRead,
@@ -260,16 +260,17 @@ export class RedisSessionStore extends BaseSessionStore {
     }
   }
 
-  /** One `HGETALL`: the record and its context live in one hash. */
+  /**
+   * One script: expiry and owner are checked on the guard fields, and only then is the hash (the
+   * record and its context) read, so a hidden record's context never leaves Redis.
+   */
   protected async getRecord(
     id: string,
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
-    const [key] = this.#keys.session(id);
-    const fields = await this.#send(() => this.client.hgetall(key));
-    if (fields.state === undefined) return null;
-    const record = toRecord(id, fields);
-    return isExpired(record, options.now) || !isVisibleTo(record, options.owner) ? null : record;
+    const [record] = this.#keys.session(id);
+    const reply = (await this.#eval(encodeGet({ keys: { record }, guards: options }))) as string[];
+    return reply.length === 0 ? null : toRecord(id, pairsToObject(reply));
   }
 
   /** One script: guards, the context size check, the change, the new expiry of every key. */

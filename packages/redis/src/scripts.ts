@@ -395,6 +395,35 @@ export function encodeCreate({ keys, record, now, graceMs, logs }: CreateArgs): 
 }
 
 /**
+ * get: the record hash, only when the guards let the caller see it (ARGV: see GetArgs). Returns {} for
+ * an absent, expired or hidden record, else its fields as a flat field/value list. Checking the guard
+ * fields first means a hidden record's context never leaves Redis, so a 404 for another owner's
+ * session costs what one for a missing id costs, whatever the size of its context.
+ */
+const get = script(
+  'get',
+  COMMON,
+  GUARDS,
+  `
+local r = guard_fields(KEYS[1])
+if not guards_hold(r, 1) then return {} end
+return redis.call('HGETALL', KEYS[1])
+`,
+);
+
+/** What get runs with. */
+export interface GetArgs {
+  /** KEYS[1]: the record hash; get never touches the logs or the index. */
+  keys: Pick<SessionKeys, 'record'>;
+  /** ARGV[1..5], as guardArgs encodes them (only `now` and `owner`: get has no version or state guard). */
+  guards: { now: number; owner?: string | null };
+}
+
+export function encodeGet({ keys, guards }: GetArgs): ScriptCall {
+  return { script: get, keys: [keys.record], args: guardArgs(guards) };
+}
+
+/**
  * update: guards, the context size check, the change, the new expiry of every key (ARGV: see
  * UpdateArgs). Returns a guard failure, {'too_large', bytes} or {'ok', meta or '', record fields}.
  */

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
 import { KeyLayout } from '../src/keys.js';
 import { SCRIPTS } from '../src/scripts.js';
-import { keysOf, prefixOf, removePrefix } from './helpers.js';
+import { damagePayloadWith, keysOf, prefixOf, removePrefix } from './helpers.js';
 import { createCluster, killRedis, type RedisServer, sparePort, startRedis } from './servers.js';
 
 /*
@@ -72,6 +72,7 @@ runStoreConformance({
     await removePrefix(cluster, prefixOf(location));
     expect(await keysOf(cluster, prefixOf(location))).toEqual([]);
   },
+  damagePayload: (location, storageId) => damagePayloadWith(cluster)(location, storageId),
   childModule: fileURLToPath(new URL('./child-store.ts', import.meta.url)),
 });
 

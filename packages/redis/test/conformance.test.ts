@@ -4,7 +4,7 @@ import { freshRedisStore, REDIS_URL } from '@mcp-session/test-utils/redis';
 import { Redis } from 'ioredis';
 import { afterAll, expect } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
-import { keysOf, prefixOf, removePrefix } from './helpers.js';
+import { damagePayloadWith, keysOf, prefixOf, removePrefix } from './helpers.js';
 
 const admin = new Redis(REDIS_URL);
 afterAll(() => admin.quit());
@@ -17,5 +17,6 @@ runStoreConformance({
     await removePrefix(admin, prefixOf(location));
     expect(await keysOf(admin, prefixOf(location))).toEqual([]);
   },
+  damagePayload: damagePayloadWith(admin),
   childModule: fileURLToPath(new URL('./child-store.ts', import.meta.url)),
 });

@@ -12,7 +12,6 @@ import {
   emptyStats,
   encodeListCursor,
   InvalidValueError,
-  isVisibleTo,
   type JsonObject,
   type JsonValue,
   type ListOptions,
@@ -214,9 +213,15 @@ export class SqliteSessionStore extends BaseSessionStore {
     id: string,
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
-    const row = this.#sql.selectRecord.get(id) as SessionRow | undefined;
-    if (!row || (row.expires_at !== null && row.expires_at <= options.now)) return null;
-    return isVisibleTo(row, options.owner) ? toRecord(row) : null;
+    // Expiry and owner are in the WHERE clause: SQLite computes the result columns, the context
+    // subquery among them, only for a row that passes it, so a hidden record's context is never read.
+    const row = this.#sql.selectVisibleRecord.get({
+      id,
+      now: options.now,
+      any_owner: options.owner === undefined ? 1 : 0,
+      owner: options.owner ?? null,
+    }) as SessionRow | undefined;
+    return row ? toRecord(row) : null;
   }
 
   protected async updateRecord(
@@ -454,6 +459,11 @@ export class SqliteSessionStore extends BaseSessionStore {
 function prepareStatements(db: Database) {
   return {
     selectRecord: db.prepare(`SELECT ${RECORD_COLUMNS} FROM sessions s WHERE s.id = ?`),
+    // `isVisibleTo` in SQL: an owner guard of null (`@owner` NULL) admits only unbound records.
+    selectVisibleRecord: db.prepare(
+      `SELECT ${RECORD_COLUMNS} FROM sessions s
+       WHERE s.id = @id AND ${LIVE} AND (@any_owner = 1 OR s.owner IS NULL OR s.owner = @owner)`,
+    ),
     selectGuard: db.prepare(
       'SELECT state, owner, version, created_at, expires_at, message_count FROM sessions WHERE id = ?',
     ),

@@ -27,6 +27,9 @@ export async function runConformanceCase(
   if (testCase.requires === 'childModule' && !options.childModule) {
     return 'no childModule was given to the suite';
   }
+  if (testCase.requires === 'damagePayload' && !options.damagePayload) {
+    return 'no damagePayload hook was given to the suite';
+  }
   const location = await options.location();
   const opened: SessionStore[] = [];
   const open = async (): Promise<SessionStore> => {
@@ -37,7 +40,12 @@ export async function runConformanceCase(
   try {
     let store = await open();
     const requirement = testCase.requires;
-    if (requirement && requirement !== 'childModule' && !store.capabilities[requirement]) {
+    if (
+      requirement &&
+      requirement !== 'childModule' &&
+      requirement !== 'damagePayload' &&
+      !store.capabilities[requirement]
+    ) {
       return `the store does not declare capabilities.${requirement}`;
     }
     const clock = new ManualClock(Date.now());
@@ -55,6 +63,11 @@ export async function runConformanceCase(
       },
       openAnother: open,
       record: (overrides = {}) => makeRecord(clock.now(), overrides),
+      damagePayload: async (storageId) => {
+        if (!options.damagePayload)
+          throw new Error('This case needs the suite option damagePayload');
+        await options.damagePayload(location, storageId);
+      },
       child: (task, args) => runChild(options, location, task, args),
     };
     await testCase.run(context);

@@ -44,12 +44,24 @@ export interface ConformanceOptions {
   childModule?: string;
   /** Node flags for the children. Default: `['--import', 'tsx']` when `childModule` ends in `.ts`. */
   childExecArgv?: string[];
+  /**
+   * Makes the stored payload of one record unreadable to this store, for the isolation case that shows
+   * owner and expiry are checked before any payload is read ("a stranger's or an expired read never
+   * touches the payload"). Given the location and a record's storage id, it must damage, in the
+   * backend itself, the record's context and every entry of its logs so that reading them fails:
+   * garbage bytes, invalid JSON, or a value the adapter's parser rejects. Leave the fields the guards
+   * look at (id, owner, expiry, state, version) intact. It is called once after the record is written
+   * and once more after the probes: then it must throw when the record or its payload is no longer
+   * stored (nothing to damage), so a store that deleted or quarantined the record on a stranger's read
+   * cannot pass. Without it that case is skipped with that reason.
+   */
+  damagePayload?(location: string, storageId: string): Promise<void>;
   /** Groups to skip, each with the reason to report. */
   skip?: Partial<Record<GroupName, string>>;
 }
 
 /** What a case needs that not every store has. */
-export type Requirement = keyof StoreCapabilities | 'childModule';
+export type Requirement = keyof StoreCapabilities | 'childModule' | 'damagePayload';
 
 /** One conformance check. `run` throws (an assertion error) when the store breaks the contract. */
 export interface ConformanceCase {
@@ -76,6 +88,8 @@ export interface CaseContext {
   openAnother(): Promise<SessionStore>;
   /** A valid record with a random storage id, expiring in an hour unless overridden. */
   record(overrides?: Partial<SessionRecord>): SessionRecord;
+  /** The suite option `damagePayload` on this case's location (cases that call it require it). */
+  damagePayload(storageId: string): Promise<void>;
   /** Runs a task of the child runner in a new process and returns what it printed as JSON. */
   child(task: string, args: Record<string, unknown>): Promise<unknown>;
 }

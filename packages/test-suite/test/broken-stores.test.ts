@@ -11,6 +11,8 @@ import {
   CaseInsensitiveCollationStore,
   CountsExpiredStore,
   CountsUnboundUnderOwnerStore,
+  ForwardingStore,
+  HidesDamageStore,
   IgnoresCountStatesStore,
   IgnoresExpiryStore,
   IgnoresStateGuardStore,
@@ -19,6 +21,7 @@ import {
   OverwritingCreateStore,
   OwnerPrefixCountStore,
   PadSpaceCollationStore,
+  PayloadFirstStore,
   ReadModifyWriteStore,
   ReplaceAlwaysBumpsStore,
   ReplaceByRewriteStore,
@@ -30,6 +33,7 @@ import {
   UncheckedUpdateStore,
   UnlockedPoolStore,
 } from './fixtures/broken-stores.js';
+import { memoryDamage } from './fixtures/memory-damage.js';
 
 function caseNamed(fragment: string): ConformanceCase {
   const found = conformanceCases.filter((c) => c.name.includes(fragment));
@@ -236,5 +240,69 @@ describe('why the race cases warm the store up first', () => {
     );
     for (const { fulfilled } of [transitions, updates, creates]) expect(fulfilled).toHaveLength(1);
     await store.close();
+  });
+});
+
+describe('the owner-first case cannot pass vacuously', () => {
+  const ownerFirst = caseNamed('owner and expiry are checked before any payload is read');
+  /** Suite options over a forwarding store whose inner memory store the damage hook reaches. */
+  function damaging(open: () => ForwardingStore) {
+    const damage = memoryDamage();
+    let locations = 0;
+    return {
+      name: 'broken',
+      location: () => `memory:?case=${++locations}`,
+      open: (location: string) => {
+        const store = open();
+        damage.track(location, store.inner);
+        return store;
+      },
+      damagePayload: damage.damagePayload,
+    };
+  }
+
+  it('passes on a correct store whose damage hook damages', async () => {
+    await expect(
+      runConformanceCase(
+        ownerFirst,
+        damaging(() => new ForwardingStore()),
+      ),
+    ).resolves.toBeNull();
+  });
+
+  it('PayloadFirstStore fails: a stranger’s get reads the damaged context', async () => {
+    await expect(
+      runConformanceCase(
+        ownerFirst,
+        damaging(() => new PayloadFirstStore()),
+      ),
+    ).rejects.toThrow(/get by owner "owner-first:mallory" on another owner’s live record/);
+  });
+
+  it('HidesDamageStore fails: the stranger’s read left nothing to damage', async () => {
+    await expect(
+      runConformanceCase(
+        ownerFirst,
+        damaging(() => new HidesDamageStore()),
+      ),
+    ).rejects.toThrow(/found nothing to damage after the strangers' probes/);
+  });
+
+  it('a damagePayload hook that does not damage fails the case and says so', async () => {
+    await expect(
+      runConformanceCase(ownerFirst, {
+        ...against(() => new ForwardingStore()),
+        damagePayload: async () => undefined,
+      }),
+    ).rejects.toThrow(/damagePayload hook does not damage/);
+  });
+
+  it('is skipped, with the reason, without a damagePayload hook', async () => {
+    await expect(
+      runConformanceCase(
+        ownerFirst,
+        against(() => new ForwardingStore()),
+      ),
+    ).resolves.toBe('no damagePayload hook was given to the suite');
   });
 });

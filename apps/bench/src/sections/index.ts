@@ -20,6 +20,7 @@ import type { Target } from '../workload.js';
 import { eventStoreBench, sdkInMemoryEventStore, sessionEventStore } from './event-store.js';
 import { metricsFlood } from './metrics-flood.js';
 import { runOps } from './ops.js';
+import { oracle } from './oracle.js';
 import { countScaling, historyScaling } from './scaling.js';
 
 export interface Settings {
@@ -33,6 +34,8 @@ export interface Settings {
   floodSessions: number;
   /** How long each half of the metrics flood (quiet, then flooded) measures, milliseconds. */
   floodDurationMs: number;
+  /** Requests of each kind the 404 oracle measures per backend. */
+  oracleSamples: number;
 }
 
 async function dropPostgresTable(table: string): Promise<void> {
@@ -117,6 +120,8 @@ export async function runSection(name: string, settings: Settings): Promise<unkn
     }
     case 'metrics':
       return [await metricsFlood(settings.floodSessions, settings.floodDurationMs)];
+    case 'oracle':
+      return [await oracle(backend, settings.oracleSamples)];
     default:
       throw new Error(`unknown section ${name}`);
   }

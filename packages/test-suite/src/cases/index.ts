@@ -8,6 +8,7 @@ import { lifecycleCases } from './lifecycle.js';
 import { listingCases } from './listing.js';
 import { logCases } from './logs.js';
 import { managerCases } from './manager.js';
+import { ownerFirstCases } from './owner-first.js';
 import { processCases } from './processes.js';
 import { recordCases } from './records.js';
 import { replaceEntriesCases } from './replace-entries.js';
@@ -24,6 +25,7 @@ export const conformanceCases: readonly ConformanceCase[] = Object.freeze([
   ...listingCases,
   ...statsCases,
   ...isolationCases,
+  ...ownerFirstCases,
   ...managerCases,
   ...validationCases,
   ...argumentCases,
