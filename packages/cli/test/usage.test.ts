@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshDirectory } from '@mcp-session/test-utils';
+import { freshDirectory, storeUrlsWithSecret, URL_SECRET } from '@mcp-session/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/cli.js';
 import { cli, openSqlite, runInProcess, sqliteUrl } from './helpers.js';
@@ -174,6 +174,20 @@ describe('operational failures exit 1 and say what to do', () => {
     expect(run.stderr).toMatch(/^mcp-session stats: /);
     expect(run.stderr).not.toContain('s3cr3t-pw');
     expect(run.stderr).not.toContain('unexpected error');
+  });
+
+  it('a --store URL carrying a password, in any form, fails without printing it (regression: a URL without a scheme printed its password)', async () => {
+    for (const url of storeUrlsWithSecret()) {
+      const run = await runInProcess(['stats', '--store', url]);
+      expect(run.code, url).not.toBe(0);
+      expect(run.stderr, url).toMatch(/^mcp-session stats: /);
+      expect(run.stdout + run.stderr, url).not.toContain(URL_SECRET);
+      expect(run.stdout + run.stderr, url).not.toContain('Hunter%32pw');
+    }
+    const binary = await cli(['list', '--store', `//admin:${URL_SECRET}@db.example/app`]);
+    expect(binary.code).not.toBe(0);
+    expect(binary.stderr).toContain('//admin:***@db.example/app');
+    expect(binary.stderr).not.toContain(URL_SECRET);
   });
 
   it('a SQLite file in a missing directory fails with exit 1', async () => {

@@ -25,6 +25,7 @@ import {
   type ReadOptions,
   type RecordGuards,
   readUrlOptions,
+  redactUrl,
   type SessionChange,
   SessionExistsError,
   type SessionRecord,
@@ -334,7 +335,7 @@ export function storeFromUrl(url: string): MemorySessionStore {
   const match = /^memory:(\/\/)?([^?]*)(?:\?(.*))?$/i.exec(url);
   if (match?.[2] !== '') {
     throw new InvalidStoreUrlError(
-      `A memory store URL has no location: write "memory:", got "${url}"`,
+      `A memory store URL has no location: write "memory:", got "${redactUrl(url)}"`,
     );
   }
   const { options } = readUrlOptions(
