@@ -78,6 +78,7 @@ export {
   type StoreCapabilities,
   type StoreStats,
 } from './types.js';
+export { MAX_TIMER_MS } from './url-options.js';
 export {
   assertMaxBytes,
   assertPositiveInteger,
