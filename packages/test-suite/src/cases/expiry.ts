@@ -74,9 +74,9 @@ export const expiryCases: ConformanceCase[] = [
       for (const record of [t.record({ expiresAt: now + 60_000 }), t.record({ expiresAt: null })]) {
         await t.store.create(record, { now });
       }
-      expect(await t.store.get(expiring.id, { now })).toBeNull();
       expect(await t.store.stats(now)).toMatchObject({ total: 3, expired: 1 });
       expect(await t.store.sweep(now)).toBe(1);
+      expect(await t.store.get(expiring.id, { now })).toBeNull();
       expect(await t.store.delete(expiring.id)).toBe(false);
       expect(await t.store.stats(now)).toMatchObject({ total: 3, expired: 0 });
       expect(await t.store.read(forever.id, 'history', { now })).toMatchObject([{ data: 'entry' }]);
