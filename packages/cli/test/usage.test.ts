@@ -79,6 +79,38 @@ describe('usage errors exit 2 and point at --help', () => {
       /--limit must be a whole number, 1 to 10000; got "0"/,
     ],
     [['list', '--store', 'memory:', '--limit', 'ten'], /--limit must be a whole number/],
+    // Decimal digits only (Number() would take "0x10" as 16 and "1e3" as 1000).
+    [
+      ['list', '--store', 'memory:', '--limit', '0x10'],
+      /--limit must be a whole number.*got "0x10"/,
+    ],
+    [['list', '--store', 'memory:', '--limit', '1e3'], /--limit must be a whole number.*got "1e3"/],
+    [['list', '--store', 'memory:', '--limit', '2.5'], /--limit must be a whole number/],
+    [
+      ['sweep', '--store', 'memory:', '--batch-size', '0x10'],
+      /--batch-size must be a whole number/,
+    ],
+    [
+      ['show', 'abc', '--store', 'memory:', '--messages', '1e3'],
+      /--messages must be a whole number/,
+    ],
+    [
+      ['export', '--store', 'memory:', '--concurrency', '0x8'],
+      /--concurrency must be a whole number/,
+    ],
+    [
+      ['close', 'abc', '--store', 'memory:', '--retention', '0x10'],
+      /--retention must be a positive duration.*got "0x10"/,
+    ],
+    [
+      ['close', 'abc', '--store', 'memory:', '--retention', '1e3'],
+      /--retention must be a positive duration.*got "1e3"/,
+    ],
+    [['list', '--store', 'memory:?sweepIntervalMs=0x10'], /sweepIntervalMs must be a whole number/],
+    [
+      ['list', '--store', 'sqlite:./x.db?busyTimeoutMs=1e3'],
+      /busyTimeoutMs must be a whole number/,
+    ],
     [
       ['list', '--store', 'memory:', '--state', 'sleeping'],
       /--state must be one of active, idle, suspended, closed/,

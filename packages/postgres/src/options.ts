@@ -233,6 +233,16 @@ function fromUrl(url: string): ResolvedConnection {
     URL_OPTIONS,
     { store: 'Postgres', shownUrl, passThrough: DRIVER_PARAMS },
   );
+  const port = rest.get('port');
+  // Node would connect to port 16 for "0x10".
+  if (
+    port !== null &&
+    !(/^[0-9]{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535)
+  ) {
+    throw new InvalidStoreUrlError(
+      `Postgres store option port must be a whole number from 1 to 65535, got ${JSON.stringify(port)} in "${shownUrl}"`,
+    );
+  }
   for (const name of DRIVER_DURATIONS) {
     const value = rest.get(name);
     if (value !== null && !(/^[0-9]+$/.test(value) && Number(value) <= MAX_SERVER_TIMEOUT_MS)) {

@@ -244,7 +244,7 @@ describe('bad options', () => {
     }
   });
 
-  it('reads query_timeout (a pg timer) and the server-side durations as decimal only (regression: pg read 0x10 as 0, 1e3 as 1 and 5s as 5)', async () => {
+  it('reads query_timeout (a pg timer), the server-side durations and port as decimal only (regression: pg read 0x10 as 0, 1e3 as 1 and 5s as 5)', async () => {
     const base = 'postgres://app:secret-password@127.0.0.1:1/test';
     for (const value of ['0x10', '1e3', '-1', '2.5', '2147483648']) {
       const error = await storeFromUrl(`${base}?query_timeout=${value}`).catch(
@@ -255,6 +255,15 @@ describe('bad options', () => {
         message: expect.stringContaining(
           'query_timeout must be a whole number from 0 to 2147483647',
         ),
+      });
+    }
+    for (const value of ['0x10', '1e3', '0', '65536', '54 32']) {
+      const error = await storeFromUrl(`${base}?port=${encodeURIComponent(value)}`).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error, value).toMatchObject({
+        code: 'INVALID_STORE_URL',
+        message: expect.stringContaining('port must be a whole number from 1 to 65535'),
       });
     }
     for (const name of [
