@@ -66,3 +66,21 @@ it('refuses a SESSION_STORE_URL carrying a password, in any form, without printi
     await rm(elsewhere, { recursive: true, force: true });
   }
 });
+
+it('refuses at start a store the URL cannot mean: a Redis database the server lacks, a Postgres system schema', async () => {
+  const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  redis.pathname = '/99';
+  const postgres = new URL(process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+  postgres.searchParams.set('schema', 'information_schema');
+  for (const [url, message] of [
+    [redis.toString(), /refused database 99/],
+    [postgres.toString(), /not a system schema/],
+  ] as const) {
+    const error = await startReferenceServer(
+      loadConfig({ SESSION_STORE_URL: url, PORT: '0' }),
+      silentLog,
+    ).catch((caught: unknown) => caught);
+    expect(isSessionError(error, 'INVALID_STORE_URL'), `${url}: ${String(error)}`).toBe(true);
+    expect((error as Error).message).toMatch(message);
+  }
+});
