@@ -532,17 +532,23 @@ export class RedisSessionStore extends BaseSessionStore {
     this.client.disconnect();
   }
 
-  /** Settles after the client's first connection attempt: ready, refused (see above), or failed. */
+  /**
+   * Settles after the client's first connection attempt: ready, refused (see above), or failed — or after
+   * the command timeout, which is as long as a command would wait for it.
+   */
   async #firstConnection(): Promise<void> {
     const client = this.client;
     if (!this.#ownsClient || this.#database === 0) return;
     if (client.status === 'ready' || client.status === 'end') return;
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       const done = () => {
+        clearTimeout(timer);
         for (const event of ['ready', 'close', 'end']) client.off(event, done);
         resolve();
       };
       for (const event of ['ready', 'close', 'end']) client.once(event, done);
+      timer = setTimeout(done, this.#connectWaitMs);
     });
   }
 

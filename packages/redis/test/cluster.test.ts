@@ -168,7 +168,11 @@ describe('redis cluster: key layout and index upkeep', () => {
       (await keysOf(cluster, prefix)).filter((key) => key.includes(':s:'));
     // Pruning goes by Redis's clock, so each create would prune the ones before it: a store whose grace
     // keeps the keys writes them, and they are deleted behind its back, as if Redis had expired them.
-    const writer = new RedisSessionStore({ client: cluster, prefix, expiryGraceMs: 24 * 3_600_000 });
+    const writer = new RedisSessionStore({
+      client: cluster,
+      prefix,
+      expiryGraceMs: 24 * 3_600_000,
+    });
     try {
       for (let i = 0; i < 12; i++) {
         const record = makeRecord(past, { expiresAt: past + 1_000 });
