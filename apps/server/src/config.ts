@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { MAX_TIMER_MS } from '@mcp-session/core';
+import { ConfigError } from './config-error.js';
+import { readTokens } from './tokens.js';
 
 /** Everything the reference server reads from its environment. Durations are milliseconds. */
 export interface ServerConfig {
@@ -81,12 +83,16 @@ export interface ServerConfig {
   testControls: boolean;
 }
 
-/** Reads the configuration; throws an Error naming the variable when a value is malformed. */
+/**
+ * Reads the configuration.
+ * @throws ConfigError naming the variable when a value is malformed (never showing a secret it holds).
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const requestTimeoutMs = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000, 1);
-  const headersTimeoutMs = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 1);
+  const requestTimeoutMs = timer(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000);
+  const headersTimeoutMs = timer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000);
   if (headersTimeoutMs > requestTimeoutMs) {
-    throw new Error(
+    throw new ConfigError(
+      'HTTP_HEADERS_TIMEOUT_MS',
       `HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
     );
   }
@@ -99,14 +105,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     maxLifetimeMs: integer(env, 'SESSION_MAX_LIFETIME_MS', 24 * 60 * 60_000, 1),
     historyCap: integer(env, 'SESSION_HISTORY_CAP', 100, 1),
     evictAfterMs: integer(env, 'MCP_EVICT_AFTER_MS', 10 * 60_000, 1),
-    sweepIntervalMs: integer(env, 'SESSION_SWEEP_INTERVAL_MS', 60_000, 1),
+    sweepIntervalMs: timer(env, 'SESSION_SWEEP_INTERVAL_MS', 60_000),
     instanceName: env.INSTANCE_NAME?.trim() || `${hostname()}:${process.pid}`,
     testControls: env.MCP_TEST_CONTROLS === '1',
     metricsToken: readMetricsToken(env),
-    metricsRefreshIntervalMs: integer(env, 'METRICS_REFRESH_INTERVAL_MS', 15_000, 1),
+    metricsRefreshIntervalMs: timer(env, 'METRICS_REFRESH_INTERVAL_MS', 15_000),
     headersTimeoutMs,
     requestTimeoutMs,
-    keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 1),
+    keepAliveTimeoutMs: timer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000),
     maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 1_000, 1),
     allowedHosts: list(env, 'ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'ALLOWED_ORIGINS'),
@@ -122,7 +128,10 @@ function readMetricsToken(env: NodeJS.ProcessEnv): string | undefined {
   const token = env.METRICS_TOKEN?.trim();
   if (token === undefined || token === '') return undefined;
   if (!/^[\x21-\x7e]{16,}$/.test(token)) {
-    throw new Error('METRICS_TOKEN must be at least 16 visible ASCII characters');
+    throw new ConfigError(
+      'METRICS_TOKEN',
+      'METRICS_TOKEN must be at least 16 visible ASCII characters',
+    );
   }
   return token;
 }
@@ -135,64 +144,36 @@ function list(env: NodeJS.ProcessEnv, name: string): readonly string[] | '*' | u
     .filter((item) => item !== '');
   if (items.length === 0) return undefined;
   if (items.includes('*')) {
-    if (items.length > 1) throw new Error(`${name}: "*" allows any value and stands alone`);
+    if (items.length > 1) {
+      throw new ConfigError(name, `${name}: "*" allows any value and stands alone`);
+    }
     return '*';
   }
   return items;
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   // Decimal digits only: Number() would also take "0x10", "1e3" and " 5".
-  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
-    throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(name, `${name} must be an integer ${range}, got ${JSON.stringify(raw)}`);
   }
   return value;
 }
 
-function readTokens(env: NodeJS.ProcessEnv): Map<string, string> {
-  const tokens = new Map<string, string>();
-  const file = env.MCP_TOKENS_FILE?.trim();
-  if (file) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new Error(`MCP_TOKENS_FILE: cannot read ${file}: ${(error as Error).message}`);
-    }
-    const map = (parsed as { tokens?: unknown })?.tokens;
-    if (typeof map !== 'object' || map === null || Array.isArray(map)) {
-      throw new Error(`MCP_TOKENS_FILE: ${file} must hold {"tokens": {"<token>": "<owner>"}}`);
-    }
-    for (const [token, owner] of Object.entries(map))
-      addToken(tokens, token, owner, 'MCP_TOKENS_FILE');
-  }
-  for (const pair of (env.MCP_TOKENS ?? '').split(',')) {
-    if (pair.trim() === '') continue;
-    const at = pair.indexOf('=');
-    addToken(
-      tokens,
-      pair.slice(0, at).trim(),
-      at === -1 ? '' : pair.slice(at + 1).trim(),
-      'MCP_TOKENS',
-    );
-  }
-  return tokens;
-}
-
-function addToken(
-  tokens: Map<string, string>,
-  token: string,
-  owner: unknown,
-  source: string,
-): void {
-  if (!/^[\x21-\x7e]{16,}$/.test(token)) {
-    throw new Error(`${source}: tokens must be at least 16 visible ASCII characters`);
-  }
-  if (typeof owner !== 'string' || owner === '') {
-    throw new Error(`${source}: the token ending in "${token.slice(-4)}" needs a non-empty owner`);
-  }
-  tokens.set(token, owner);
+/**
+ * A delay that becomes a timer (an interval, a socket timeout): Node fires a longer one after 1 ms, so
+ * a sweep interval of 30 days would sweep a thousand times a second. Refused instead.
+ */
+function timer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  return integer(env, name, fallback, 1, MAX_TIMER_MS);
 }

@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshDirectory } from '@mcp-session/test-utils';
+import { freshDirectory, storeUrlsWithSecret, URL_SECRET } from '@mcp-session/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/cli.js';
 import { cli, openSqlite, runInProcess, sqliteUrl } from './helpers.js';
@@ -79,6 +79,38 @@ describe('usage errors exit 2 and point at --help', () => {
       /--limit must be a whole number, 1 to 10000; got "0"/,
     ],
     [['list', '--store', 'memory:', '--limit', 'ten'], /--limit must be a whole number/],
+    // Decimal digits only (Number() would take "0x10" as 16 and "1e3" as 1000).
+    [
+      ['list', '--store', 'memory:', '--limit', '0x10'],
+      /--limit must be a whole number.*got "0x10"/,
+    ],
+    [['list', '--store', 'memory:', '--limit', '1e3'], /--limit must be a whole number.*got "1e3"/],
+    [['list', '--store', 'memory:', '--limit', '2.5'], /--limit must be a whole number/],
+    [
+      ['sweep', '--store', 'memory:', '--batch-size', '0x10'],
+      /--batch-size must be a whole number/,
+    ],
+    [
+      ['show', 'abc', '--store', 'memory:', '--messages', '1e3'],
+      /--messages must be a whole number/,
+    ],
+    [
+      ['export', '--store', 'memory:', '--concurrency', '0x8'],
+      /--concurrency must be a whole number/,
+    ],
+    [
+      ['close', 'abc', '--store', 'memory:', '--retention', '0x10'],
+      /--retention must be a positive duration.*got "0x10"/,
+    ],
+    [
+      ['close', 'abc', '--store', 'memory:', '--retention', '1e3'],
+      /--retention must be a positive duration.*got "1e3"/,
+    ],
+    [['list', '--store', 'memory:?sweepIntervalMs=0x10'], /sweepIntervalMs must be a whole number/],
+    [
+      ['list', '--store', 'sqlite:./x.db?busyTimeoutMs=1e3'],
+      /busyTimeoutMs must be a whole number/,
+    ],
     [
       ['list', '--store', 'memory:', '--state', 'sleeping'],
       /--state must be one of active, idle, suspended, closed/,
@@ -174,6 +206,20 @@ describe('operational failures exit 1 and say what to do', () => {
     expect(run.stderr).toMatch(/^mcp-session stats: /);
     expect(run.stderr).not.toContain('s3cr3t-pw');
     expect(run.stderr).not.toContain('unexpected error');
+  });
+
+  it('a --store URL carrying a password, in any form, fails without printing it (regression: a URL without a scheme printed its password)', async () => {
+    for (const url of storeUrlsWithSecret()) {
+      const run = await runInProcess(['stats', '--store', url]);
+      expect(run.code, url).not.toBe(0);
+      expect(run.stderr, url).toMatch(/^mcp-session stats: /);
+      expect(run.stdout + run.stderr, url).not.toContain(URL_SECRET);
+      expect(run.stdout + run.stderr, url).not.toContain('Hunter%32pw');
+    }
+    const binary = await cli(['list', '--store', `//admin:${URL_SECRET}@db.example/app`]);
+    expect(binary.code).not.toBe(0);
+    expect(binary.stderr).toContain('//admin:***@db.example/app');
+    expect(binary.stderr).not.toContain(URL_SECRET);
   });
 
   it('a SQLite file in a missing directory fails with exit 1', async () => {

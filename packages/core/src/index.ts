@@ -81,6 +81,7 @@ export {
   type StoreCapabilities,
   type StoreStats,
 } from './types.js';
+export { MAX_TIMER_MS } from './url-options.js';
 export {
   assertMaxBytes,
   assertPositiveInteger,

@@ -1040,16 +1040,17 @@ export class SessionManager {
   }
 
   /**
-   * Turns a failed state guard into what the caller should see: closed → `SessionClosedError` (a
-   * not-found), suspended → `SessionSuspendedError`. With `mapAll` false, only closed is mapped.
+   * Turns a failed guard into what the caller should see: closed → `SessionClosedError` (a not-found),
+   * suspended → `SessionSuspendedError`. With `mapAll` false, only closed is mapped. The version guard
+   * counts too: stores check it before the state, so a stale `expectedVersion` on a closed session fails
+   * on the version, and answering that would tell the version of a tombstone, which a write without
+   * `expectedVersion` never reveals. No write with a version guard accepts a closed or suspended session.
    */
   #mapStateConflict(error: unknown, mapAll = true): unknown {
     if (isSessionError(error, 'VERSION_CONFLICT')) {
-      const { guard, actualState } = error as VersionConflictError;
-      if (guard === 'state' && actualState === 'closed') return new SessionClosedError();
-      if (mapAll && guard === 'state' && actualState === 'suspended') {
-        return new SessionSuspendedError();
-      }
+      const { actualState } = error as VersionConflictError;
+      if (actualState === 'closed') return new SessionClosedError();
+      if (mapAll && actualState === 'suspended') return new SessionSuspendedError();
       this.#counters.versionConflicts++;
     }
     return error;

@@ -159,11 +159,57 @@ async function loadHanded(scheme: string, adapter: StoreAdapter): Promise<StoreA
   return module as StoreAdapterModule;
 }
 
-/** Hides the passwords of a URL for messages: its user part's, and a `password` query parameter's. */
+/** Query parameters whose values are secrets whatever the driver calls them: `password`, `sslpassword`, `token`, `api_key`… */
+const SECRET_PARAM = /pass|pwd|secret|token|key|auth|credential/i;
+
+/**
+ * Hides the secrets of a URL for messages, in every form it may come in, well-formed or not: the password
+ * of its user part (`redis://user:***@host`, and without a scheme or slashes: `user:***@host/db`,
+ * `//user:***@host`, also when the password holds `/`, `?`, `#`, `@` or %-escapes), and the value of every
+ * query parameter named like a secret (`?password=***`, `sslpassword`, `token`, `api_key`, also
+ * %-encoded names). A user name is kept; everything else is shown as given.
+ */
 export function redactUrl(url: string): string {
-  return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^@/]*@/i, '$1***@')
-    .replace(/([?&]password=)[^&#]*/gi, '$1***');
+  const text = String(url);
+  const slashes = /^(?:[a-z][a-z0-9+.-]*:)?\/\//i.exec(text);
+  const start = slashes ? slashes[0].length : 0;
+  const queryAt = firstOf(text, '?#', start);
+  // The user part ends at the last "@" before the query; a password holding "?" or "#" puts it after.
+  let at = text.lastIndexOf('@', queryAt - 1);
+  if (at < start) at = text.lastIndexOf('@');
+  let shown = text;
+  if (at >= start) {
+    const colon = text.indexOf(':', start);
+    if (colon !== -1 && colon < at) shown = `${text.slice(0, colon)}:***${text.slice(at)}`;
+  }
+  const hostAt = at >= start ? shown.indexOf('@', start) + 1 : start;
+  const query = firstOf(shown, '?', hostAt);
+  if (query === shown.length) return shown;
+  const hash = shown.indexOf('#', query);
+  const end = hash === -1 ? shown.length : hash;
+  const params = shown
+    .slice(query + 1, end)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq === -1 ? pair : pair.slice(0, eq);
+      return eq !== -1 && SECRET_PARAM.test(decodeLoosely(name)) ? `${name}=***` : pair;
+    });
+  return `${shown.slice(0, query + 1)}${params.join('&')}${shown.slice(end)}`;
+}
+
+/** Index of the first of `chars` in `text` from `from` on, or the length when there is none. */
+function firstOf(text: string, chars: string, from: number): number {
+  for (let i = from; i < text.length; i++) if (chars.includes(text[i] as string)) return i;
+  return text.length;
+}
+
+function decodeLoosely(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
 }
 
 /**
@@ -177,7 +223,7 @@ export function parsePathUrl(url: string): {
   params: URLSearchParams;
 } {
   const match = SCHEME.exec(url);
-  if (!match?.[1]) throw new InvalidStoreUrlError(`Store URL "${url}" has no scheme`);
+  if (!match?.[1]) throw new InvalidStoreUrlError(`Store URL "${redactUrl(url)}" has no scheme`);
   const scheme = match[1].toLowerCase();
   const rest = url.slice(match[0].length);
   const query = rest.indexOf('?');
@@ -188,7 +234,7 @@ export function parsePathUrl(url: string): {
     const host = slash === -1 ? path.slice(2) : path.slice(2, slash);
     if (host !== '' && host !== 'localhost') {
       throw new InvalidStoreUrlError(
-        `"${scheme}:" URLs name a local path; "${host}" looks like a host. Write ${scheme}:///absolute/path or ${scheme}:./relative/path.`,
+        `"${scheme}:" URLs name a local path; "${redactUrl(`//${host}`).slice(2)}" looks like a host. Write ${scheme}:///absolute/path or ${scheme}:./relative/path.`,
       );
     }
     path = slash === -1 ? '' : path.slice(slash);
@@ -196,7 +242,9 @@ export function parsePathUrl(url: string): {
   try {
     path = decodeURIComponent(path);
   } catch {
-    throw new InvalidStoreUrlError(`Store URL "${url}" has a malformed %-escape in its path`);
+    throw new InvalidStoreUrlError(
+      `Store URL "${redactUrl(url)}" has a malformed %-escape in its path`,
+    );
   }
   if (path === '') {
     throw new InvalidStoreUrlError(`"${scheme}:" needs a path, e.g. "${scheme}:./data/sessions"`);

@@ -1,4 +1,5 @@
 import { InvalidStoreUrlError } from './errors.js';
+import { redactUrl } from './registry.js';
 
 /** Largest delay a Node timer takes; a larger one fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -34,7 +35,7 @@ export type UrlOptions<Spec extends Record<string, UrlOptionSpec>> = {
 export interface UrlOptionsContext {
   /** The store, e.g. "Redis" → `Unknown Redis store URL option "x"`. */
   store: string;
-  /** The URL as it may be shown (password redacted: pass `redactUrl(url)`). */
+  /** The URL, for messages; its secrets are hidden (`redactUrl`) before it is shown. */
   shownUrl?: string;
   /** Parameters accepted and left for someone else (a driver), returned in `rest` unread. */
   passThrough?: readonly string[];
@@ -52,7 +53,7 @@ export function readUrlOptions<Spec extends Record<string, UrlOptionSpec>>(
   spec: Spec,
   context: UrlOptionsContext,
 ): { options: UrlOptions<Spec>; rest: URLSearchParams } {
-  const where = context.shownUrl === undefined ? '' : ` in "${context.shownUrl}"`;
+  const where = context.shownUrl === undefined ? '' : ` in "${redactUrl(context.shownUrl)}"`;
   const passThrough = context.passThrough ?? [];
   const options: Record<string, unknown> = {};
   const rest = new URLSearchParams();

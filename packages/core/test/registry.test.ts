@@ -92,6 +92,38 @@ describe('createStore', () => {
     );
   });
 
+  it('hides credentials in every form a URL may take (regression: a URL without a scheme printed its password)', async () => {
+    const forms: [string, string][] = [
+      ['user:pw1@host/db', 'user:***@host/db'],
+      ['//user:pw1@host', '//user:***@host'],
+      [':pw1@host', ':***@host'],
+      ['redis:user:pw1@host', 'redis:***@host'],
+      ['redis://user:a/pw1@host/0', 'redis://user:***@host/0'],
+      ['redis://user:a?pw1@host/0', 'redis://user:***@host/0'],
+      ['redis://user:a#pw1@host/0', 'redis://user:***@host/0'],
+      ['redis://user:a@pw1@host/0?x=a@b', 'redis://user:***@host/0?x=a@b'],
+      ['redis://user:p%77%31@host/0', 'redis://user:***@host/0'],
+      ['redis://host/0?token=pw1', 'redis://host/0?token=***'],
+      [
+        'postgres://me@db/app?sslpassword=pw1&schema=x',
+        'postgres://me@db/app?sslpassword=***&schema=x',
+      ],
+      ['postgres://me@db/app?pass%77ord=pw1', 'postgres://me@db/app?pass%77ord=***'],
+      ['postgres://me@db/app?api_key=pw1#top', 'postgres://me@db/app?api_key=***#top'],
+      ['file:///tmp/a@b/sessions', 'file:///tmp/a@b/sessions'],
+    ];
+    for (const [url, shown] of forms) expect(redactUrl(url), url).toBe(shown);
+    for (const url of ['user:pw1@host/db', '//user:pw1@host', ':pw1@host', 'nosuch://u:pw1@h']) {
+      const error = await createStore(url).catch((caught: unknown) => caught);
+      expect(isSessionError(error, 'INVALID_STORE_URL'), url).toBe(true);
+      expect((error as Error).message, url).not.toContain('pw1');
+    }
+    for (const url of ['sqlite://user:pw1@host/x.db', 'sqlite:x.db%ZZ?password=pw1']) {
+      expect(() => parsePathUrl(url)).toThrow(InvalidStoreUrlError);
+      expect(() => parsePathUrl(url)).not.toThrow(/pw1/);
+    }
+  });
+
   it('uses registered loaders, case-insensitively, also over built-in schemes', async () => {
     const opened: string[] = [];
     const fake = { capabilities: {} } as SessionStore;

@@ -184,6 +184,20 @@ describe('RecoveringClientTransport', () => {
   });
 });
 
+describe('RecoveringClientTransport options', () => {
+  it('refuses a renewTimeoutMs Node would fire after 1 ms (regression: no bound, so a renewal timed out at once)', () => {
+    for (const renewTimeoutMs of [2 ** 31, 0, -1, 1.5, Number.NaN]) {
+      expect(
+        () => new RecoveringClientTransport('http://127.0.0.1:1/mcp', { renewTimeoutMs }),
+        String(renewTimeoutMs),
+      ).toThrow(/^renewTimeoutMs must be a whole number of milliseconds from 1 to 2147483647/);
+    }
+    expect(
+      new RecoveringClientTransport('http://127.0.0.1:1/mcp', { renewTimeoutMs: 2 ** 31 - 1 }),
+    ).toBeInstanceOf(RecoveringClientTransport);
+  });
+});
+
 describe('connectRecoveringClient', () => {
   it('continues a known session id without initializing, and can still renew it', async () => {
     const { url, manager, initializes } = await setup();

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ManualClock, registerStore, SessionManager } from '@mcp-session/core';
+import { MAX_TIMER_MS, ManualClock, registerStore, SessionManager } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -627,6 +627,35 @@ describe('options', () => {
     await expect(
       createMcpSessionHandler({ sessions: manager, server: demoServer, path: 'mcp' }),
     ).rejects.toThrow(/path/);
+  });
+
+  it('refuses a sweepIntervalMs Node would fire after 1 ms (regression: an interval above 2^31-1 ms swept in a loop)', async () => {
+    const manager = new SessionManager({ store: new MemorySessionStore({ sweepIntervalMs: 0 }) });
+    cleanups.push(() => manager.close());
+    for (const sweepIntervalMs of [
+      2 ** 31,
+      Number.MAX_SAFE_INTEGER,
+      0,
+      1.5,
+      Number.POSITIVE_INFINITY,
+    ]) {
+      const error = await createMcpSessionHandler({
+        sessions: manager,
+        server: demoServer,
+        sweepIntervalMs,
+      }).catch((caught: unknown) => caught);
+      expect(error, String(sweepIntervalMs)).toMatchObject({
+        code: 'INVALID_VALUE',
+        path: 'sweepIntervalMs',
+      });
+      expect((error as Error).message).toMatch(/^sweepIntervalMs must be .* from 1 to 2147483647/);
+    }
+    const handler = await createMcpSessionHandler({
+      sessions: manager,
+      server: demoServer,
+      sweepIntervalMs: MAX_TIMER_MS,
+    });
+    await handler.close();
   });
 
   it('opens no store for a bad option, and closes the one it opened when the manager refuses its options (regression: the store was opened first and leaked)', async () => {

@@ -328,6 +328,8 @@ describe('metrics exporter', () => {
       { manager: {} },
       { manager, refreshIntervalMs: 0 },
       { manager, refreshIntervalMs: 1.5 },
+      // Regression: Node fires a longer timer after 1 ms, so it refreshed in a loop.
+      { manager, refreshIntervalMs: 2 ** 31 },
       { manager, token: 'short' },
       { manager, token: 'has a space in it 0123456789' },
       { manager, handler: {} },

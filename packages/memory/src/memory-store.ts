@@ -28,6 +28,7 @@ import {
   type ReplaceEntriesResult,
   type ReplacementEntry,
   readUrlOptions,
+  redactUrl,
   type SessionChange,
   SessionExistsError,
   type SessionRecord,
@@ -361,7 +362,7 @@ export function storeFromUrl(url: string): MemorySessionStore {
   const match = /^memory:(\/\/)?([^?]*)(?:\?(.*))?$/i.exec(url);
   if (match?.[2] !== '') {
     throw new InvalidStoreUrlError(
-      `A memory store URL has no location: write "memory:", got "${url}"`,
+      `A memory store URL has no location: write "memory:", got "${redactUrl(url)}"`,
     );
   }
   const { options } = readUrlOptions(

@@ -70,7 +70,6 @@ const DRIVER_PARAMS = [
   'statement_timeout',
   'lock_timeout',
   'idle_in_transaction_session_timeout',
-  'query_timeout',
   'ssl',
   'sslmode',
   'sslcert',
@@ -84,11 +83,26 @@ const DRIVER_PARAMS = [
   'password',
 ];
 
+/**
+ * Driver parameters pg hands the server as milliseconds after `parseInt`, which reads `0x10` as 0 (no
+ * timeout), `1e3` as 1 and `5s` as 5: only decimal digits are let through, up to the server's limit.
+ */
+const DRIVER_DURATIONS = [
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+];
+const MAX_SERVER_TIMEOUT_MS = 2_147_483_647;
+
 const SCHEME = /^(postgres|postgresql):\/\//i;
-/** A plain identifier (1-63 characters) outside the `pg_` names Postgres reserves for itself. */
-const SCHEMA_NAME = /^(?!pg_)[A-Za-z_][A-Za-z0-9_]{0,62}$/i;
+/**
+ * A plain identifier (1-63 characters) outside the system schemas: `information_schema`, and every `pg_`
+ * name Postgres reserves for itself (`pg_catalog`, `pg_toast`, the temporary `pg_temp_N` and
+ * `pg_toast_temp_N`). Tables there would sit among the catalog's, or vanish with the session.
+ */
+const SCHEMA_NAME = /^(?!pg_|information_schema$)[A-Za-z_][A-Za-z0-9_]{0,62}$/i;
 const SCHEMA_NAME_RULE =
-  'a schema name of 1-63 letters, digits or "_", not starting with a digit or "pg_"';
+  'a schema name of 1-63 letters, digits or "_", not starting with a digit, and not a system schema ("information_schema" or any "pg_" name)';
 
 /** Query parameters this store reads from a URL itself. */
 const URL_OPTIONS = {
@@ -103,6 +117,8 @@ const URL_OPTIONS = {
     max: Math.floor(MAX_TIMER_MS / 1000),
     unit: 'seconds',
   },
+  // pg's own timer per query (0: none). pg would take "0x10" as 16 and fire a longer one after 1 ms.
+  query_timeout: { type: 'integer', min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' },
 } as const satisfies Record<string, UrlOptionSpec>;
 
 /** Checks a schema name and returns it; it is always double-quoted in SQL. */
@@ -217,11 +233,30 @@ function fromUrl(url: string): ResolvedConnection {
     URL_OPTIONS,
     { store: 'Postgres', shownUrl, passThrough: DRIVER_PARAMS },
   );
+  const port = rest.get('port');
+  // Node would connect to port 16 for "0x10".
+  if (
+    port !== null &&
+    !(/^[0-9]{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535)
+  ) {
+    throw new InvalidStoreUrlError(
+      `Postgres store option port must be a whole number from 1 to 65535, got ${JSON.stringify(port)} in "${shownUrl}"`,
+    );
+  }
+  for (const name of DRIVER_DURATIONS) {
+    const value = rest.get(name);
+    if (value !== null && !(/^[0-9]+$/.test(value) && Number(value) <= MAX_SERVER_TIMEOUT_MS)) {
+      throw new InvalidStoreUrlError(
+        `Postgres store option ${name} must be a whole number of milliseconds from 0 to ${MAX_SERVER_TIMEOUT_MS} (no unit: pg would read "5s" as 5), got ${JSON.stringify(value)} in "${shownUrl}"`,
+      );
+    }
+  }
   const config: PoolConfig = {};
   if (options.poolSize !== undefined) config.max = options.poolSize;
   if (options.connect_timeout !== undefined) {
     config.connectionTimeoutMillis = options.connect_timeout * 1000;
   }
+  if (options.query_timeout !== undefined) config.query_timeout = options.query_timeout;
   const driverParams = rest.toString();
   config.connectionString = driverParams === '' ? base : `${base}?${driverParams}`;
   return {

@@ -206,6 +206,97 @@ describe('bad options', () => {
     }
   });
 
+  it('refuses system schemas, from a URL or an option, before connecting (regression: schema=information_schema was accepted)', async () => {
+    const systemSchemas = [
+      'information_schema',
+      'INFORMATION_SCHEMA',
+      'pg_catalog',
+      'Pg_Catalog',
+      'pg_toast',
+      'pg_temp',
+      'pg_temp_3',
+      'pg_toast_temp_3',
+      'pg_anything',
+    ];
+    // Port 1: nothing listens, so a store that tried to connect would fail with STORE_UNAVAILABLE.
+    const unreachable = 'postgres://app:secret-password@127.0.0.1:1/test';
+    for (const name of systemSchemas) {
+      const fromUrl = await storeFromUrl(`${unreachable}?schema=${name}`).catch(
+        (caught: unknown) => caught,
+      );
+      expect(fromUrl, name).toMatchObject({
+        code: 'INVALID_STORE_URL',
+        message: expect.stringContaining('not a system schema'),
+      });
+      expect(String((fromUrl as Error).message)).not.toContain('secret-password');
+      const fromOption = await PostgresSessionStore.open({
+        connection: unreachable,
+        schema: name,
+      }).catch((caught: unknown) => caught);
+      expect(fromOption, name).toMatchObject({
+        code: 'INVALID_VALUE',
+        message: expect.stringContaining('not a system schema'),
+      });
+    }
+    // Names that merely contain a system name are plain schemas.
+    for (const name of ['information_schema2', 'my_pg_catalog', 'pgx', '_pg_']) {
+      expect(construct({ connection: POSTGRES_URL, schema: name }), name).not.toThrow();
+    }
+  });
+
+  it('reads query_timeout (a pg timer), the server-side durations and port as decimal only (regression: pg read 0x10 as 0, 1e3 as 1 and 5s as 5)', async () => {
+    const base = 'postgres://app:secret-password@127.0.0.1:1/test';
+    for (const value of ['0x10', '1e3', '-1', '2.5', '2147483648']) {
+      const error = await storeFromUrl(`${base}?query_timeout=${value}`).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error, value).toMatchObject({
+        code: 'INVALID_STORE_URL',
+        message: expect.stringContaining(
+          'query_timeout must be a whole number from 0 to 2147483647',
+        ),
+      });
+    }
+    for (const value of ['0x10', '1e3', '0', '65536', '54 32']) {
+      const error = await storeFromUrl(`${base}?port=${encodeURIComponent(value)}`).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error, value).toMatchObject({
+        code: 'INVALID_STORE_URL',
+        message: expect.stringContaining('port must be a whole number from 1 to 65535'),
+      });
+    }
+    for (const name of [
+      'statement_timeout',
+      'lock_timeout',
+      'idle_in_transaction_session_timeout',
+    ]) {
+      for (const value of ['0x10', '1e3', '-1', '5s', '2147483648', 'soon']) {
+        const error = await storeFromUrl(`${base}?${name}=${encodeURIComponent(value)}`).catch(
+          (caught: unknown) => caught,
+        );
+        expect(error, `${name}=${value}`).toMatchObject({
+          code: 'INVALID_STORE_URL',
+          message: expect.stringContaining(`${name} must be a whole number of milliseconds`),
+        });
+        expect(String((error as Error).message)).not.toContain('secret-password');
+      }
+    }
+    const store = await storeFromUrl(
+      postgresUrlWith({
+        schema: schema(),
+        query_timeout: '2147483647',
+        statement_timeout: '5000',
+        lock_timeout: '2000',
+      }),
+    );
+    try {
+      expect(await store.stats(Date.now())).toMatchObject({ total: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('reads poolSize and connect_timeout as decimal whole numbers only, naming the parameter', async () => {
     const base = 'postgres://app:secret-password@127.0.0.1:5432/test';
     for (const [name, value] of [

@@ -153,6 +153,13 @@ export class RedisSessionStore extends BaseSessionStore {
   readonly #inline: boolean;
   /** Where the client connects, `host:port` (never the password), for connection errors. */
   readonly #address: string;
+  /** The database the URL names, 0 without one or with a client passed in. */
+  readonly #database: number = 0;
+  /**
+   * Set when the server refused the URL's database (SELECT failed): ioredis would carry on in database 0,
+   * so the store has closed its client and fails every command with this instead.
+   */
+  #refusal: InvalidStoreUrlError | undefined;
 
   /**
    * Checks every option, then (with `url`) creates the client, which connects in the background.
@@ -207,6 +214,8 @@ export class RedisSessionStore extends BaseSessionStore {
       this.#address = hostAndPort(parsed.host, parsed.port);
       this.#ownsClient = true;
       this.#connectWaitMs = commandTimeout;
+      this.#database = parsed.db;
+      client.on('error', (error: unknown) => this.#refuseIfSelectFailed(error, parsed.shown));
     } else {
       for (const key of URL_ONLY) {
         if (options[key] !== undefined) {
@@ -238,6 +247,23 @@ export class RedisSessionStore extends BaseSessionStore {
     this.#inline = client.isCluster !== true;
   }
 
+  /**
+   * Creates the store and, when its URL names a database other than 0, waits for the first connection
+   * attempt, so a database the server refuses fails here rather than at the first command. A server that
+   * cannot be reached is no error yet: the store reconnects, as `new RedisSessionStore` does.
+   * @throws InvalidStoreUrlError for a bad URL or option, or a database the server refused (out of range,
+   *   no SELECT on a Cluster node, an ACL without SELECT); InvalidValueError for a bad option.
+   */
+  static async open(options: RedisSessionStoreOptions): Promise<RedisSessionStore> {
+    const store = new RedisSessionStore(options);
+    await store.#firstConnection();
+    if (store.#refusal) {
+      await store.close();
+      throw store.#refusal;
+    }
+    return store;
+  }
+
   /** One script inserts the record (and its imported logs), replacing an expired one. */
   protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
     const reply = await this.#eval(
@@ -255,7 +281,7 @@ export class RedisSessionStore extends BaseSessionStore {
         op: 'apply',
         id: record.id,
         meta: String(reply[1]),
-        pruneBefore: options.now - this.#graceMs,
+        pruneGraceMs: this.#graceMs,
       });
     }
   }
@@ -305,7 +331,7 @@ export class RedisSessionStore extends BaseSessionStore {
       );
     }
     if (!this.#inline && reply[1] !== '') {
-      await this.#index({ op: 'apply', id, meta: String(reply[1]), pruneBefore: undefined });
+      await this.#index({ op: 'apply', id, meta: String(reply[1]), pruneGraceMs: undefined });
     }
     return toRecord(id, pairsToObject(reply[2] as string[]));
   }
@@ -332,7 +358,7 @@ export class RedisSessionStore extends BaseSessionStore {
     );
     if (reply[0] === 'guard') failGuards(reply, options);
     if (!this.#inline && reply[5] !== '') {
-      await this.#index({ op: 'apply', id, meta: String(reply[5]), pruneBefore: undefined });
+      await this.#index({ op: 'apply', id, meta: String(reply[5]), pruneGraceMs: undefined });
     }
     return {
       firstSeq: Number(reply[1]),
@@ -505,8 +531,45 @@ export class RedisSessionStore extends BaseSessionStore {
 
   /** Sends one command: at once when the client can take it, else once `#connected()` says it can. */
   #send<T>(command: () => Promise<T>): Promise<T> {
+    if (this.#refusal) return Promise.reject(this.#refusal);
     if (this.#connectWaitMs === 0 || this.client.status === 'ready') return command();
     return this.#connected().then(command);
+  }
+
+  /**
+   * ioredis reports a SELECT the server refused as an error event and goes on in database 0, where every
+   * write would land in another application's data. The client is closed before it is ready (the error
+   * comes during its handshake), so no command of ours ever reaches database 0.
+   */
+  #refuseIfSelectFailed(error: unknown, shownUrl: string): void {
+    const command = (error as { command?: { name?: unknown } } | null)?.command;
+    if (this.#refusal || command?.name !== 'select') return;
+    const reason = error instanceof Error ? error.message : String(error);
+    this.#refusal = new InvalidStoreUrlError(
+      `Redis at ${this.#address} refused database ${this.#database} of "${shownUrl}" (${reason}). ` +
+        'Name a database the server has (a default server has 16: /0 to /15), or raise its "databases" setting.',
+    );
+    this.client.disconnect();
+  }
+
+  /**
+   * Settles after the client's first connection attempt: ready, refused (see above), or failed — or after
+   * the command timeout, which is as long as a command would wait for it.
+   */
+  async #firstConnection(): Promise<void> {
+    const client = this.client;
+    if (!this.#ownsClient || this.#database === 0) return;
+    if (client.status === 'ready' || client.status === 'end') return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        for (const event of ['ready', 'close', 'end']) client.off(event, done);
+        resolve();
+      };
+      for (const event of ['ready', 'close', 'end']) client.once(event, done);
+      timer = setTimeout(done, this.#connectWaitMs);
+    });
   }
 
   /**
@@ -520,7 +583,7 @@ export class RedisSessionStore extends BaseSessionStore {
   async #connected(): Promise<void> {
     const client = this.client;
     const ended = `the connection to Redis at ${this.#address} has ended`;
-    if (client.status === 'end') throw new Error(ended);
+    if (client.status === 'end') throw this.#refusal ?? new Error(ended);
     this.#nextReady ??= new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
         this.#nextReady = undefined;
@@ -530,7 +593,7 @@ export class RedisSessionStore extends BaseSessionStore {
         else resolve();
       };
       const onReady = () => settle();
-      const onEnd = () => settle(new Error(ended));
+      const onEnd = () => settle(this.#refusal ?? new Error(ended));
       client.on('ready', onReady);
       client.on('end', onEnd);
     });
@@ -607,11 +670,12 @@ export class RedisSessionStore extends BaseSessionStore {
 }
 
 /**
- * `redis://…` or `rediss://…`: a store with its own client (what `createStore` calls). A bad URL or
- * URL option fails with `InvalidStoreUrlError` naming it; the password never appears in messages.
+ * `redis://…` or `rediss://…`: a store with its own client (what `createStore` calls), opened with
+ * `RedisSessionStore.open`. A bad URL or URL option, or a database the server refuses, fails with
+ * `InvalidStoreUrlError` naming it; the password never appears in messages.
  */
-export function storeFromUrl(url: string): RedisSessionStore {
-  return new RedisSessionStore({ url });
+export function storeFromUrl(url: string): Promise<RedisSessionStore> {
+  return RedisSessionStore.open({ url });
 }
 
 function connect(

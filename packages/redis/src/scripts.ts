@@ -287,10 +287,14 @@ local function index_apply(id, new, force)
   return 1
 end
 
--- Drops index entries whose keys Redis has expired on its own (expiresAt + grace has passed), so the
--- index stays bounded even when nobody calls sweep.
-local function index_prune(before, max)
-  local ids = redis.call('ZRANGEBYSCORE', IX.exp, '-inf', '(' .. fmt(before), 'LIMIT', 0, max)
+-- Drops index entries whose keys Redis has expired on its own, so the index stays bounded even when
+-- nobody calls sweep. Those are the entries whose expiresAt + grace has passed by Redis's clock, which
+-- set the keys' expiry: by the caller's, a caller running ahead would drop entries of sessions still
+-- stored, which sweep would then never delete and stats never count.
+local function index_prune(grace, max)
+  local time = redis.call('TIME')
+  local redis_now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local ids = redis.call('ZRANGEBYSCORE', IX.exp, '-inf', '(' .. fmt(redis_now - grace), 'LIMIT', 0, max)
   for _, id in ipairs(ids) do index_write(id, index_get(id), nil) end
   return #ids
 end
@@ -348,7 +352,7 @@ for i = 5 + n, #ARGV do entries[#entries + 1] = ARGV[i] end
 chunked('HSET', KEYS[2], entries)
 local meta = record_meta(KEYS[1])
 if INLINE then
-  index_prune(now - grace, ${PRUNE_PER_CREATE})
+  index_prune(grace, ${PRUNE_PER_CREATE})
   index_apply(id, meta, true)
 end
 expire_keys(meta.exp, grace, KEYS[1], KEYS[2])
@@ -932,10 +936,10 @@ export type IndexChange = { id: string } & (
       /** ARGV[3]: the entry, as a session script returned it. */
       meta: string;
       /**
-       * ARGV[4]: first prune entries whose expiresAt is before this, epoch milliseconds ('' for none);
-       * now - grace prunes sessions whose keys Redis has expired.
+       * ARGV[4]: first prune entries of sessions whose keys Redis has expired, those whose expiresAt +
+       * this grace (milliseconds, expiryGraceMs) has passed by Redis's clock; '' for no pruning.
        */
-      pruneBefore: number | undefined;
+      pruneGraceMs: number | undefined;
     }
   | {
       /** Removes the entry unless it belongs to a later incarnation of the id. */
@@ -962,7 +966,7 @@ export type IndexArgs = IndexChange & {
 export function encodeIndex(args: IndexArgs): ScriptCall {
   const rest =
     args.op === 'apply'
-      ? [args.meta, args.pruneBefore === undefined ? '' : String(args.pruneBefore)]
+      ? [args.meta, args.pruneGraceMs === undefined ? '' : String(args.pruneGraceMs)]
       : args.op === 'drop'
         ? [args.gen]
         : [args.expected, args.replacement ?? ''];

@@ -61,9 +61,16 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
   if (host === '') throw new InvalidStoreUrlError(`Redis URL "${shown}" has no host`);
   const port = parsed.port === '' ? 6379 : Number(parsed.port);
   const dbText = parsed.pathname.replace(/^\//, '');
-  if (!/^\d{0,5}$/.test(dbText)) {
+  // Decimal digits only: no sign, "0x", exponent or trailing path. Whether the server has the database is
+  // for it to say: RedisSessionStore.open asks it.
+  if (!/^[0-9]{0,9}$/.test(dbText)) {
     throw new InvalidStoreUrlError(
-      `Redis URL "${shown}" must have a database number as its path (e.g. /0), got "/${dbText}"`,
+      `Redis URL "${shown}" must have a database number as its path (decimal digits, e.g. /0), got "/${dbText}"`,
+    );
+  }
+  if (parsed.searchParams.has('db')) {
+    throw new InvalidStoreUrlError(
+      `Redis URL "${shown}" names its database with ?db=; give it as the path instead, e.g. redis://host:6379/3`,
     );
   }
   const { options } = readUrlOptions(parsed.searchParams, URL_OPTIONS, {

@@ -162,15 +162,23 @@ describe('redis cluster: key layout and index upkeep', () => {
 
   it('drops index entries of sessions Redis expired on its own, on later creates and in sweep', async () => {
     const prefix = freshRedisPrefix();
-    // No grace, and a clock an hour behind Redis's: these sessions are expired natively at once.
     const store = new RedisSessionStore({ client: cluster, prefix, expiryGraceMs: 0 });
     const [, , exp, , meta] = new KeyLayout(prefix).index as string[];
     const past = Date.now() - 3_600_000;
     const sessionKeys = async () =>
       (await keysOf(cluster, prefix)).filter((key) => key.includes(':s:'));
+    // Pruning goes by Redis's clock, so each create would prune the ones before it: a store whose grace
+    // keeps the keys writes them, and they are deleted behind its back, as if Redis had expired them.
+    const writer = new RedisSessionStore({
+      client: cluster,
+      prefix,
+      expiryGraceMs: 24 * 3_600_000,
+    });
     try {
       for (let i = 0; i < 12; i++) {
-        await store.create(makeRecord(past, { expiresAt: past + 1_000 }), { now: past });
+        const record = makeRecord(past, { expiresAt: past + 1_000 });
+        await writer.create(record, { now: past });
+        for (const key of new KeyLayout(prefix).session(record.id)) await cluster.unlink(key);
       }
       expect(await sessionKeys()).toEqual([]);
       expect(await cluster.zcard(exp as string)).toBe(12);
@@ -183,6 +191,7 @@ describe('redis cluster: key layout and index upkeep', () => {
       expect(await store.stats(now)).toMatchObject({ total: 1, expired: 0 });
     } finally {
       await removePrefix(cluster, prefix);
+      await writer.close();
       await store.close();
     }
   });

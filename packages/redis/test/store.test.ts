@@ -41,11 +41,43 @@ function freshStore(options: Record<string, string> = {}): RedisSessionStore {
   return store;
 }
 
-/** Opens a store that is never used, so its client never needs a server, and closes it. */
+/**
+ * Creates `count` sessions of `prefix` that expired at `past` + 1 s and whose keys Redis has expired on
+ * its own, with their index entries still in place, as a create would leave them. Index pruning goes by
+ * Redis's clock, so each create would prune the ones before it: they are written by a store with a
+ * grace that keeps their keys, which are then deleted behind its back.
+ */
+async function createExpiredByRedis(prefix: string, count: number, past: number): Promise<void> {
+  const writer = new RedisSessionStore({ url: REDIS_URL, prefix, expiryGraceMs: 24 * 3_600_000 });
+  const layout = new KeyLayout(prefix);
+  try {
+    for (let i = 0; i < count; i++) {
+      const record = makeRecord(past, { expiresAt: past + 1_000 });
+      await writer.create(record, { now: past });
+      await admin.unlink(...layout.session(record.id));
+    }
+  } finally {
+    await writer.close();
+  }
+}
+
+/** Creates a store that is never used, so its client never needs a server, and closes it. */
 function inspect(url: string): RedisSessionStore {
-  const store = storeFromUrl(url);
+  const store = new RedisSessionStore({ url });
   opened.push(store);
   return store;
+}
+
+/** What opening `url` fails with (storeFromUrl, as createStore opens it, and the constructor alike). */
+async function refusalOf(url: string): Promise<unknown> {
+  expect(() => new RedisSessionStore({ url }), url).toThrow(InvalidStoreUrlError);
+  return storeFromUrl(url).then(
+    (store) => {
+      opened.push(store);
+      throw new Error(`${url} opened`);
+    },
+    (error: unknown) => error,
+  );
 }
 
 describe('opening a Redis store', () => {
@@ -76,12 +108,18 @@ describe('opening a Redis store', () => {
     expect(inspect('redis://127.0.0.1:1?cluster=true').client).toBeInstanceOf(Cluster);
   });
 
-  it('refuses malformed URLs and bad options with InvalidStoreUrlError, never showing the password', () => {
+  it('refuses malformed URLs and bad options with InvalidStoreUrlError, never showing the password', async () => {
     const bad: [string, RegExp][] = [
       ['redis://', /valid Redis URL|no host/],
       ['http://localhost:6379', /scheme must be redis: or rediss:/],
       ['redis://localhost/zero', /database number/],
       ['redis://localhost/0/1', /database number/],
+      ['redis://localhost/-1', /database number as its path \(decimal digits/],
+      ['redis://localhost/0x10', /database number as its path \(decimal digits/],
+      ['redis://localhost/1e3', /database number as its path \(decimal digits/],
+      ['redis://localhost/%33', /database number as its path \(decimal digits/],
+      ['redis://localhost/9999999999', /database number as its path \(decimal digits/],
+      ['redis://localhost?db=3', /names its database with \?db=; give it as the path/],
       ['redis://localhost?ttl=5', /Unknown Redis store option "ttl".*known: prefix/],
       ['redis://localhost?prefix=a&prefix=b', /"prefix" is given twice/],
       ['redis://localhost?cluster=yes', /cluster must be true or false/],
@@ -95,19 +133,17 @@ describe('opening a Redis store', () => {
       ['redis://:sec%zzret@localhost', /malformed %-escape in its password/],
     ];
     for (const [url, message] of bad) {
-      expect(() => storeFromUrl(url), url).toThrow(InvalidStoreUrlError);
-      expect(() => storeFromUrl(url), url).toThrow(message);
+      const error = await refusalOf(url);
+      expect(error, url).toBeInstanceOf(InvalidStoreUrlError);
+      expect((error as Error).message, url).toMatch(message);
     }
     const withPassword = 'redis://alice:hunter2@localhost?nope=1';
-    expect(() => storeFromUrl(withPassword)).toThrow(/alice:\*\*\*@localhost/);
-    try {
-      storeFromUrl(withPassword);
-    } catch (error) {
-      expect(String((error as Error).message)).not.toContain('hunter2');
-    }
+    const error = (await refusalOf(withPassword)) as Error;
+    expect(error.message).toMatch(/alice:\*\*\*@localhost/);
+    expect(error.message).not.toContain('hunter2');
   });
 
-  it('refuses URL options given twice, and numbers that are not decimal or out of bounds', () => {
+  it('refuses URL options given twice, and numbers that are not decimal or out of bounds', async () => {
     const bad: [string, RegExp][] = [
       [
         'redis://localhost?commandTimeoutMs=5&commandTimeoutMs=6',
@@ -128,9 +164,9 @@ describe('opening a Redis store', () => {
       ],
     ];
     for (const [url, message] of bad) {
-      expect(() => storeFromUrl(url), url).toThrow(InvalidStoreUrlError);
-      expect(() => storeFromUrl(url), url).toThrow(message);
-      expect(() => new RedisSessionStore({ url }), url).toThrow(InvalidStoreUrlError);
+      const error = await refusalOf(url);
+      expect(error, url).toBeInstanceOf(InvalidStoreUrlError);
+      expect((error as Error).message, url).toMatch(message);
     }
     const widest = inspect(
       `redis://127.0.0.1:1?commandTimeoutMs=${MAX_TIMER_MS}&connectTimeoutMs=1&expiryGraceMs=0`,
@@ -177,6 +213,59 @@ describe('opening a Redis store', () => {
     }
     client.disconnect();
     prefixed.disconnect();
+  });
+
+  it('refuses at open a database the server does not have, never writing to database 0 (regression: /99 on a 16-database server wrote into database 0)', async () => {
+    const url = new URL(REDIS_URL);
+    url.pathname = '/99';
+    url.searchParams.set('prefix', freshRedisPrefix());
+    const prefix = url.searchParams.get('prefix') as string;
+    const error = await storeFromUrl(url.toString()).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidStoreUrlError);
+    expect((error as Error).message).toMatch(
+      /^Redis at [^ ]+ refused database 99 of "redis:\/\/[^"]+\/99\?prefix=[^"]+" \(ERR DB index is out of range\)\. Name a database the server has/,
+    );
+    await expect(createStore(url.toString())).rejects.toThrow(/refused database 99/);
+    // Made with the constructor, the store refuses every command the same way, and sends none.
+    const store = new RedisSessionStore({ url: url.toString() });
+    opened.push(store);
+    const now = Date.now();
+    await expect(store.create(makeRecord(now), { now })).rejects.toMatchObject({
+      code: 'INVALID_STORE_URL',
+      message: expect.stringContaining('refused database 99'),
+    });
+    await expect(store.stats(now)).rejects.toMatchObject({ code: 'INVALID_STORE_URL' });
+    expect(await keysOf(admin, prefix)).toEqual([]);
+  });
+
+  it('writes into the database the URL names, as a second client sees', async () => {
+    const prefix = freshRedisPrefix();
+    const url = new URL(REDIS_URL);
+    url.pathname = '/3';
+    url.searchParams.set('prefix', prefix);
+    const database3 = new Redis({ ...admin.options, db: 3 });
+    try {
+      const store = await storeFromUrl(url.toString());
+      opened.push(store);
+      const now = Date.now();
+      const record = makeRecord(now);
+      await store.create(record, { now });
+      expect((await keysOf(database3, prefix)).length).toBeGreaterThan(0);
+      expect(await store.get(record.id, { now })).toEqual(record);
+      expect(await keysOf(admin, prefix)).toEqual([]);
+      await store.delete(record.id);
+    } finally {
+      await removeRedisPrefix(prefix, url.toString());
+      await database3.quit();
+    }
+  });
+
+  it('opens a database other than 0 while the server is down: an outage is no configuration error', async () => {
+    const port = await sparePort();
+    const store = await storeFromUrl(`redis://127.0.0.1:${port}/2?commandTimeoutMs=300`);
+    opened.push(store);
+    const now = Date.now();
+    await expect(store.stats(now)).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('opens redis:// URLs through createStore', async () => {
@@ -330,9 +419,7 @@ describe('key layout and native expiry', () => {
     const store = freshStore({ expiryGraceMs: '0' });
     const [all, , exp, born, meta] = new KeyLayout(store.prefix).index as string[];
     const past = Date.now() - 3_600_000;
-    for (let i = 0; i < 40; i++) {
-      await store.create(makeRecord(past, { expiresAt: past + 1_000 }), { now: past });
-    }
+    await createExpiredByRedis(store.prefix, 40, past);
     expect(await admin.zcard(exp as string)).toBe(40);
     const now = Date.now();
     for (let i = 0; i < 5; i++) await store.create(makeRecord(now), { now });
@@ -352,14 +439,47 @@ describe('key layout and native expiry', () => {
     const past = now - 3_600_000;
     await store.create(makeRecord(now, { expiresAt: now + 60_000 }), { now });
     await store.create(makeRecord(now, { expiresAt: null }), { now });
-    for (let i = 0; i < 3; i++) {
-      await store.create(makeRecord(past, { expiresAt: past + 1_000 }), { now: past });
-    }
+    await createExpiredByRedis(store.prefix, 3, past);
     const later = now + 60_000;
     expect(await store.stats(later)).toMatchObject({ total: 1, expired: 4 });
     expect(await store.sweep(later)).toBe(1);
     expect(await admin.zcard(exp as string)).toBe(0);
     expect(await store.stats(later)).toMatchObject({ total: 1, expired: 0 });
+  });
+});
+
+describe('a caller clock far ahead of Redis', () => {
+  it('sweep deletes and stats counts sessions expired by the caller\u2019s clock while Redis still holds their keys (regression: creates pruned their index entries by the caller\u2019s clock)', async () => {
+    const store = freshStore();
+    const layout = new KeyLayout(store.prefix);
+    const [, , exp] = layout.index as string[];
+    const clock = new ManualClock(Date.now() + 3 * 3_600_000);
+    const manager = new SessionManager({ store, clock, idleTimeoutMs: 60_000 });
+    const expiring = await manager.createSession({ context: { a: 1 } });
+    await manager.addMessage(expiring.id, { role: 'user', content: 'hello' });
+    const keys = layout.session(manager.storageId(expiring.id));
+    // Past expiry plus the 5 s grace by the caller's clock; hours before it by Redis's, so the keys stay.
+    clock.advance(60_000 + 5_000 + 1);
+    for (let i = 0; i < 3; i++) await manager.createSession();
+    expect(await admin.exists(...keys)).toBe(2);
+    expect(await admin.zscore(exp as string, manager.storageId(expiring.id))).not.toBeNull();
+    expect(await store.stats(clock.now())).toMatchObject({ total: 3, expired: 1, messages: 0 });
+    expect(await manager.sweepExpired()).toBe(1);
+    expect(await admin.exists(...keys)).toBe(0);
+    expect(await store.stats(clock.now())).toMatchObject({ total: 3, expired: 0 });
+  });
+
+  it('creates still prune entries of sessions Redis has expired by its own clock', async () => {
+    const store = freshStore({ expiryGraceMs: '0' });
+    const [, , exp] = new KeyLayout(store.prefix).index as string[];
+    const past = Date.now() - 3_600_000;
+    for (let i = 0; i < 4; i++) {
+      await store.create(makeRecord(past, { expiresAt: past + 1_000 }), { now: past });
+    }
+    // A caller far behind Redis: by its clock nothing has expired, but Redis has deleted the keys.
+    const behind = past - 3_600_000;
+    await store.create(makeRecord(behind, { expiresAt: null }), { now: behind });
+    expect(await admin.zcard(exp as string)).toBe(0);
   });
 });
 

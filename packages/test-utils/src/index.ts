@@ -11,3 +11,4 @@ export {
   freshSqliteFile,
 } from './files.js';
 export { importSecondCoreCopy, type SecondCoreCopy } from './second-core.js';
+export { storeUrlsWithSecret, URL_SECRET } from './secret-urls.js';

@@ -1,3 +1,4 @@
+import { InvalidValueError, MAX_TIMER_MS } from '@mcp-session/core';
 import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   StreamableHTTPClientTransport,
@@ -32,7 +33,10 @@ export interface RecoveringClientTransportOptions extends StreamableHTTPClientTr
    * because `Client.connect()` then skips initialize and the transport never sees the client's params.
    */
   initializeParams?: InitializeRequest['params'];
-  /** How long a renewal waits for the server's initialize reply, milliseconds. Default 30,000. */
+  /**
+   * How long a renewal waits for the server's initialize reply, milliseconds, 1 to `MAX_TIMER_MS`
+   * (2147483647). Default 30,000.
+   */
   renewTimeoutMs?: number;
 }
 
@@ -91,6 +95,17 @@ export class RecoveringClientTransport implements Transport {
     this.#url = new URL(url);
     this.#options = options;
     this.#renewTimeoutMs = options.renewTimeoutMs ?? DEFAULT_RENEW_TIMEOUT_MS;
+    // Node fires a timer longer than MAX_TIMER_MS after 1 ms: every renewal would time out at once.
+    if (
+      !Number.isSafeInteger(this.#renewTimeoutMs) ||
+      this.#renewTimeoutMs < 1 ||
+      this.#renewTimeoutMs > MAX_TIMER_MS
+    ) {
+      throw new InvalidValueError(
+        `renewTimeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${String(this.#renewTimeoutMs)}`,
+        'renewTimeoutMs',
+      );
+    }
     this.#initializeParams = options.initializeParams;
     this.#inner = this.#make(options.sessionId, options.preferredSessionId);
   }

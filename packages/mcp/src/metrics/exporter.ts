@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   InvalidValueError,
   isSessionManager,
+  MAX_TIMER_MS,
   type ManagerCounters,
   SESSION_STATES,
   type SessionManager,
@@ -201,9 +202,14 @@ class PrometheusExporter implements MetricsExporter {
       }
     }
     const refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
-    if (!Number.isSafeInteger(refreshIntervalMs) || refreshIntervalMs < 1) {
+    // Node fires a timer longer than MAX_TIMER_MS after 1 ms: it would refresh in a loop.
+    if (
+      !Number.isSafeInteger(refreshIntervalMs) ||
+      refreshIntervalMs < 1 ||
+      refreshIntervalMs > MAX_TIMER_MS
+    ) {
       throw new InvalidValueError(
-        'refreshIntervalMs must be a positive integer (milliseconds)',
+        `refreshIntervalMs must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`,
         'refreshIntervalMs',
       );
     }

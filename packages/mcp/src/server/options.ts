@@ -3,6 +3,7 @@ import {
   createStore,
   InvalidValueError,
   isSessionManager,
+  MAX_TIMER_MS,
   type SessionLimits,
   SessionManager,
   type SessionStore,
@@ -102,7 +103,10 @@ export interface McpSessionHandlerOptions {
    * passes; any other gets 403. Default: none besides loopback.
    */
   allowedOrigins?: '*' | readonly string[];
-  /** How often expired sessions are swept from the store, or null for never. Default 60 seconds. */
+  /**
+   * How often expired sessions are swept from the store, or null for never; 1 to `MAX_TIMER_MS`
+   * (2147483647) milliseconds. Default 60 seconds.
+   */
   sweepIntervalMs?: number | null;
   /**
    * Resumable SSE streams (`Last-Event-ID`, on any instance): every stream's events in one log per
@@ -199,7 +203,8 @@ export function resolveHandlerSettings(options: McpSessionHandlerOptions): Handl
       options.eventStore === false
         ? null
         : resolveEventStoreLimits(options.eventStore, 'eventStore.'),
-    sweepIntervalMs: sweepIntervalMs === null ? null : positive(sweepIntervalMs, 'sweepIntervalMs'),
+    sweepIntervalMs:
+      sweepIntervalMs === null ? null : timerDelay(sweepIntervalMs, 'sweepIntervalMs'),
     transportOptions: transportOptions(options.transport),
     onerror: options.onerror ?? (() => {}),
   };
@@ -270,6 +275,17 @@ function normalizePath(path: string): string {
     throw new InvalidValueError(`path must start with "/", got ${JSON.stringify(path)}`, 'path');
   }
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** A delay that becomes a timer: Node fires one longer than `MAX_TIMER_MS` after 1 ms, so it is refused. */
+function timerDelay(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
+    throw new InvalidValueError(
+      `${name} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS} (a longer timer would fire after 1 ms), got ${String(value)}`,
+      name,
+    );
+  }
+  return value;
 }
 
 function positive(value: number, name: string): number {

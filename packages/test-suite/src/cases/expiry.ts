@@ -58,6 +58,32 @@ export const expiryCases: ConformanceCase[] = [
   },
   {
     group: 'expiry',
+    name: "with the caller's clock hours ahead of the backend's, sweep deletes and stats counts by the caller's clock (regression: Redis creates pruned index entries of still-stored sessions)",
+    async run(t) {
+      // Times come from the caller: a backend's own clock may be anywhere behind.
+      const start = t.clock.advance(6 * 3_600_000);
+      const expiring = t.record({ expiresAt: start + 1_000 });
+      const forever = t.record({ expiresAt: null });
+      for (const record of [expiring, forever]) {
+        await t.store.create(record, { now: start });
+        await t.store.append(record.id, 'history', ['entry'], { now: start });
+      }
+      // Far past expiresAt by the caller's clock (and past any grace a backend adds), then creates,
+      // which is where a store may tidy what it believes its backend has already expired.
+      const now = t.clock.advance(30 * 60_000);
+      for (const record of [t.record({ expiresAt: now + 60_000 }), t.record({ expiresAt: null })]) {
+        await t.store.create(record, { now });
+      }
+      expect(await t.store.stats(now)).toMatchObject({ total: 3, expired: 1 });
+      expect(await t.store.sweep(now)).toBe(1);
+      expect(await t.store.get(expiring.id, { now })).toBeNull();
+      expect(await t.store.delete(expiring.id)).toBe(false);
+      expect(await t.store.stats(now)).toMatchObject({ total: 3, expired: 0 });
+      expect(await t.store.read(forever.id, 'history', { now })).toMatchObject([{ data: 'entry' }]);
+    },
+  },
+  {
+    group: 'expiry',
     name: 'sweep is bounded by its limit, and repeated sweeps finish the job',
     async run(t) {
       const now = t.clock.now();

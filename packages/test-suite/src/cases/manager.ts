@@ -148,6 +148,47 @@ export const managerCases: ConformanceCase[] = [
   },
   {
     group: 'manager',
+    name: 'updateSession with a stale expectedVersion on a closed session answers SESSION_CLOSED, never VERSION_CONFLICT with the version (regression)',
+    async run(t) {
+      const manager = t.manager();
+      const as = { owner: 'alice' };
+      const { id, version } = await manager.createSession({ ...as, context: { a: 1 } });
+      await manager.setContext(id, 'a', 2, as);
+      await manager.closeSession(id, as);
+      const tombstone = await manager.peekSession(id, as);
+      expect(tombstone).toMatchObject({ state: 'closed', version: version + 2 });
+      const closedVersion = version + 2;
+      for (const expectedVersion of [version, version + 1, closedVersion, 999]) {
+        const error = await expectCode(
+          manager.updateSession(id, { context: { b: 1 } }, { ...as, expectedVersion }),
+          'SESSION_CLOSED',
+        );
+        expect(error.message).not.toMatch(/version/i);
+        expect(error.message).not.toContain(String(closedVersion));
+      }
+      // Another owner, or none, cannot tell the tombstone from an unknown id.
+      for (const other of [{ owner: 'mallory' }, {}]) {
+        await expectCode(
+          manager.updateSession(id, { context: { b: 1 } }, { ...other, expectedVersion: version }),
+          'SESSION_NOT_FOUND',
+        );
+      }
+      const suspended = await manager.createSession(as);
+      await manager.transitionState(suspended.id, 'suspended', as);
+      await expectCode(
+        manager.updateSession(
+          suspended.id,
+          { context: { b: 1 } },
+          { ...as, expectedVersion: suspended.version },
+        ),
+        'SESSION_SUSPENDED',
+      );
+      expect((await manager.getMetrics()).counters.versionConflicts).toBe(0);
+      expect(await manager.peekSession(id, as)).toEqual(tombstone);
+    },
+  },
+  {
+    group: 'manager',
     name: 'closeSession with purge deletes the session and its history at once',
     async run(t) {
       const manager = t.manager();
