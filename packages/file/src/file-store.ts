@@ -558,7 +558,7 @@ export class FileSessionStore extends BaseSessionStore {
     replacements: Map<number, string>,
     options: ReplaceEntriesOptions,
   ): Promise<ReplaceEntriesResult> {
-    const file = await this.#readRecordLocked(hash);
+    const file = await this.#readRecordLocked(hash, options);
     const current = checkGuards(file?.session, options);
     const record = file as RecordFile;
     const meta = record.logs.get(log);

@@ -30,7 +30,7 @@ function codeOf(error: unknown): string {
 
 /**
  * Every primitive that targets one record, as `guards` would call it, must answer "not found": get null,
- * update/append/read SESSION_NOT_FOUND. Anything else — above all a failure — means the payload was read.
+ * update/append/read/replaceEntries SESSION_NOT_FOUND. Anything else — above all a failure — means the payload was read.
  */
 async function expectHidden(
   store: SessionStore,
@@ -55,6 +55,10 @@ async function expectHidden(
     ['update', () => store.update(id, { contextSet: { probe: 1 } }, guards)],
     ['append', () => store.append(id, 'history', ['probe'], guards)],
     ['read', () => store.read(id, 'history', guards)],
+    [
+      'replaceEntries',
+      () => store.replaceEntries(id, 'history', [{ seq: 1, value: 'probe' }], guards),
+    ],
     ['read', () => store.read(id, 'events', { ...guards, order: 'desc', limit: 1 })],
   ];
   for (const [primitive, call] of calls) {
