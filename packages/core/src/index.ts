@@ -1,12 +1,26 @@
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export {
+  createKeyring,
+  ENCRYPTED_VALUE_PREFIX,
+  encryptedKeyId,
+  isEncryptedValue,
+  isKeyring,
+  Keyring,
+  type KeyringOptions,
+  loadKeyringFile,
+  parseKeyringJson,
+} from './encryption.js';
+export {
+  DecryptionError,
   InvalidIdError,
   InvalidStoreUrlError,
   InvalidTransitionError,
   InvalidValueError,
   isSessionError,
+  KeyringError,
   PayloadTooLargeError,
   QuotaExceededError,
+  ReencryptionUnsupportedError,
   SessionClosedError,
   SessionError,
   type SessionErrorCode,
