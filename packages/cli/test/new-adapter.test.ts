@@ -229,6 +229,7 @@ describe('new-adapter writes a package that works as generated', () => {
     expect(Object.fromEntries([...statuses].map(([group, set]) => [group, [...set]]))).toEqual({
       records: ['passed'],
       logs: ['passed'],
+      replaceEntries: ['passed'],
       concurrency: ['passed'],
       expiry: ['passed'],
       listing: ['passed'],

@@ -7,6 +7,9 @@ import type {
   ListOptions,
   ListPage,
   ReadOptions,
+  ReplaceEntriesOptions,
+  ReplaceEntriesResult,
+  ReplacementEntry,
   SessionChange,
   SessionStore,
   SweepOptions,
@@ -20,6 +23,7 @@ import {
   checkGetArgs,
   checkListArgs,
   checkReadArgs,
+  checkReplaceEntriesArgs,
   checkStatsArgs,
   checkSweepArgs,
   checkUpdateArgs,
@@ -116,6 +120,21 @@ export abstract class BaseSessionStore implements SessionStore {
       return await this.appendEntries(id, log, entries, options);
     } catch (error) {
       throw await this.#failure(error, 'append');
+    }
+  }
+
+  async replaceEntries(
+    id: string,
+    log: string,
+    entries: readonly ReplacementEntry[],
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult> {
+    this.#assertOpen();
+    checkReplaceEntriesArgs(id, log, entries, options);
+    try {
+      return await this.replaceLogEntries(id, log, entries, options);
+    } catch (error) {
+      throw await this.#failure(error, 'replaceEntries');
     }
   }
 
@@ -221,6 +240,19 @@ export abstract class BaseSessionStore implements SessionStore {
     entries: readonly JsonValue[],
     options: AppendOptions,
   ): Promise<AppendResult>;
+
+  /**
+   * `replaceEntries`: guards first (before any entry is read), then the new values of the batch's seqs
+   * that are in the log (each keeps `seq` and `at`; others are skipped), and `version + 1` when any was
+   * replaced — in one atomic step. `entries` has been checked: seqs distinct positive integers, values
+   * plain JSON; it may be empty.
+   */
+  protected abstract replaceLogEntries(
+    id: string,
+    log: string,
+    entries: readonly ReplacementEntry[],
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult>;
 
   /** `read`: guards, then one page of the log. */
   protected abstract readEntries(

@@ -20,6 +20,7 @@
  * | `context`, `metadata`, `contextSet` values, log entries, imported log data | plain JSON (no cycles, `undefined`, functions, BigInt, NaN, class instances, accessors, `__proto__`/`constructor` keys, lone surrogates, NUL), nested at most 1000 deep | `InvalidValueError` |
  * | `contextSet` keys, `contextDelete` | strings (`contextSet` keys also not `__proto__`/`constructor`) | `InvalidValueError` |
  * | `append` entries | a non-empty array | `InvalidValueError` |
+ * | `replaceEntries` entries | an array (may be empty) of `{ seq, value }`: `seq` a positive safe integer, no seq twice, `value` plain JSON as above | `InvalidValueError` |
  * | `create({ logs })` | see `checkImportedLogs` | `InvalidValueError` |
  *
  * Size and structure limits (`SessionLimits`) are the manager's policy, not checked here: a store takes
@@ -33,6 +34,7 @@ import type {
   ListOptions,
   ReadOptions,
   RecordGuards,
+  ReplaceEntriesOptions,
   SessionChange,
   SweepOptions,
   Touch,
@@ -151,6 +153,53 @@ export function checkAppendArgs(
     );
   }
   if (options.touch !== undefined) checkTouch(options.touch);
+}
+
+/** Checks the arguments of `replaceEntries`: the guards and every `{ seq, value }` of the batch. */
+export function checkReplaceEntriesArgs(
+  id: string,
+  log: string,
+  entries: readonly unknown[],
+  options: ReplaceEntriesOptions,
+): void {
+  assertValidId(id);
+  assertValidLogName(log);
+  checkGuardArgs(options, 'replaceEntries');
+  if (!Array.isArray(entries)) {
+    throw new InvalidValueError(
+      `replaceEntries needs an array of { seq, value } entries, got ${kind(entries)}`,
+    );
+  }
+  const values: unknown[] = [];
+  const seen = new Set<number>();
+  entries.forEach((entry: unknown, i) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new InvalidValueError(
+        `each entry must be an object { seq, value }, got ${kind(entry)}`,
+        `entries[${i}]`,
+      );
+    }
+    const { seq, value } = entry as { seq?: unknown; value?: unknown };
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
+      throw new InvalidValueError(
+        `seq must be a positive integer (the seq read gave the entry), got ${kind(seq)}`,
+        `entries[${i}].seq`,
+      );
+    }
+    if (seen.has(seq)) {
+      throw new InvalidValueError(
+        `seq ${seq} appears twice in the batch; give each entry once`,
+        `entries[${i}].seq`,
+      );
+    }
+    seen.add(seq);
+    values.push(value);
+  });
+  if (!takeCheckedJson(entries)) {
+    values.forEach((value, i) => {
+      validateJson(value, STORE_JSON_LIMITS, `entries[${i}].value`);
+    });
+  }
 }
 
 /** Checks the arguments of `read`. */

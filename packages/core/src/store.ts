@@ -117,6 +117,25 @@ export interface AppendResult {
   messageCount: number;
 }
 
+/** One entry of a `replaceEntries` batch: the entry of the log with this `seq` gets `value`. */
+export interface ReplacementEntry {
+  /** Seq of the entry to replace, a positive integer. */
+  seq: number;
+  /** The entry's new value (plain JSON, as `append` takes). */
+  value: JsonValue;
+}
+
+/** Options of `replaceEntries`; the guards apply as for `update`. */
+export interface ReplaceEntriesOptions extends RecordGuards {}
+
+/** Result of `replaceEntries`. */
+export interface ReplaceEntriesResult {
+  /** How many entries of the batch were in the log and now hold their new value. */
+  replaced: number;
+  /** The record's version after the call: one more than before when `replaced > 0`, else unchanged. */
+  version: number;
+}
+
 /** Options of `read`; the guards apply as for `update`. */
 export interface ReadOptions extends RecordGuards {
   /** Only entries with `seq > afterSeq`. */
@@ -218,6 +237,25 @@ export interface SessionStore {
     entries: readonly JsonValue[],
     options: AppendOptions,
   ): Promise<AppendResult>;
+
+  /**
+   * Replaces the values of existing entries of one log in one atomic step; each keeps its `seq` and `at`.
+   * Seqs no longer in the log (trimmed by a capped append meanwhile) or never there are skipped. Bumps the
+   * record's `version` by one when at least one entry was replaced; nothing else of the record changes
+   * (not `messageCount`, not `lastActivityAt`, not `expiresAt`: it is maintenance, not activity).
+   * Owner and expiry are checked before any entry is read or written (a foreign owner's call touches no
+   * log data). Rewriting stored history in place (re-encryption with a new key) is what it is for.
+   * @throws SessionNotFoundError / VersionConflictError as for `update`.
+   * @throws InvalidValueError for a malformed batch (not an array — empty is allowed and replaces
+   *   nothing —, a seq that is not a positive safe integer, the same seq twice, a value that is not valid
+   *   JSON data by the same rules `append` applies) — nothing is written.
+   */
+  replaceEntries(
+    id: string,
+    log: string,
+    entries: readonly ReplacementEntry[],
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult>;
 
   /**
    * Reads a page of a log. A log that was never written reads as empty.

@@ -6,6 +6,7 @@ import {
   isSessionError,
   type ListPage,
   type LogEntry,
+  type ReplaceEntriesResult,
   SessionNotFoundError,
   type SessionRecord,
   type StoreCapabilities,
@@ -63,6 +64,9 @@ class RecordingStore extends BaseSessionStore {
   protected appendEntries(): Promise<AppendResult> {
     return this.#reach('append', { firstSeq: 1, lastSeq: 1, version: 2, messageCount: 0 });
   }
+  protected replaceLogEntries(): Promise<ReplaceEntriesResult> {
+    return this.#reach('replaceEntries', { replaced: 0, version: 1 });
+  }
   protected readEntries(): Promise<LogEntry[]> {
     return this.#reach('read', []);
   }
@@ -95,6 +99,10 @@ const GOOD: [string, (store: RecordingStore) => Promise<unknown>][] = [
   ['get', (s) => s.get(id, { now: NOW })],
   ['update', (s) => s.update(id, { contextSet: { k: 1 } }, { now: NOW })],
   ['append', (s) => s.append(id, 'history', [{ m: 1 }], { now: NOW, cap: 10 })],
+  [
+    'replaceEntries',
+    (s) => s.replaceEntries(id, 'history', [{ seq: 1, value: { m: 2 } }], { now: NOW }),
+  ],
   ['read', (s) => s.read(id, 'history', { now: NOW, limit: 5, order: 'desc' })],
   ['delete', (s) => s.delete(id)],
   ['list', (s) => s.list({ now: NOW, limit: 10 })],
@@ -197,6 +205,70 @@ const BAD: [string, (store: RecordingStore) => Promise<unknown>, string][] = [
   [
     'append: countMessages "yes"',
     (s) => s.append(id, 'history', [1], { now: NOW, countMessages: 'yes' as never }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: entries not an array',
+    (s) => s.replaceEntries(id, 'history', { seq: 1 } as never, { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: entry not an object',
+    (s) => s.replaceEntries(id, 'history', [1 as never], { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: seq 0',
+    (s) => s.replaceEntries(id, 'history', [{ seq: 0, value: 1 }], { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: seq 1.5',
+    (s) => s.replaceEntries(id, 'history', [{ seq: 1.5, value: 1 }], { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: seq as string',
+    (s) => s.replaceEntries(id, 'history', [{ seq: '1' as never, value: 1 }], { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: seq beyond 2^53',
+    (s) => s.replaceEntries(id, 'history', [{ seq: 2 ** 53, value: 1 }], { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: the same seq twice',
+    (s) =>
+      s.replaceEntries(
+        id,
+        'history',
+        [
+          { seq: 3, value: 1 },
+          { seq: 3, value: 2 },
+        ],
+        { now: NOW },
+      ),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: value missing',
+    (s) => s.replaceEntries(id, 'history', [{ seq: 1 } as never], { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: NaN value',
+    (s) => s.replaceEntries(id, 'history', [{ seq: 1, value: Number.NaN }], { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: bad log name',
+    (s) => s.replaceEntries(id, 'no spaces', [], { now: NOW }),
+    'INVALID_VALUE',
+  ],
+  [
+    'replaceEntries: expectedVersion 0',
+    (s) => s.replaceEntries(id, 'history', [], { now: NOW, expectedVersion: 0 }),
     'INVALID_VALUE',
   ],
   ['read: limit 0', (s) => s.read(id, 'history', { now: NOW, limit: 0 }), 'INVALID_VALUE'],

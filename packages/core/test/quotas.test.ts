@@ -71,6 +71,9 @@ class QuotaStore extends BaseSessionStore {
   protected appendEntries(): never {
     throw new Error('not used by the quota paths');
   }
+  protected replaceLogEntries(): never {
+    throw new Error('not used by the quota paths');
+  }
   protected listRecords(): never {
     throw new Error('not used by the quota paths');
   }

@@ -23,6 +23,9 @@ import {
   type LogEntry,
   PayloadTooLargeError,
   type ReadOptions,
+  type ReplaceEntriesOptions,
+  type ReplaceEntriesResult,
+  type ReplacementEntry,
   type SessionChange,
   SessionExistsError,
   SessionNotFoundError,
@@ -55,6 +58,7 @@ import {
   formatLine,
   readLiveLines,
   readLogFile,
+  replaceLiveLines,
 } from './log-file.js';
 import {
   type FileSessionStoreOptions,
@@ -283,6 +287,23 @@ export class FileSessionStore extends BaseSessionStore {
     const dataJson = entries.map((entry) => JSON.stringify(entry));
     const hash = digest(id);
     return this.#locked(hash, () => this.#appendLocked(hash, log, dataJson, options));
+  }
+
+  /**
+   * Rewrites the log's live lines with the new values into its next generation and commits it, with
+   * `version` + 1, by replacing the record — under the session lock, the way a compaction does: until
+   * the record's rename, readers and crash recovery see the old generation, whole.
+   */
+  protected async replaceLogEntries(
+    id: string,
+    log: string,
+    entries: readonly ReplacementEntry[],
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult> {
+    // Serialized now: the caller may change its objects while this waits for the lock.
+    const replacements = new Map(entries.map((entry) => [entry.seq, JSON.stringify(entry.value)]));
+    const hash = digest(id);
+    return this.#locked(hash, () => this.#replaceLocked(hash, log, replacements, options));
   }
 
   /**
@@ -519,6 +540,45 @@ export class FileSessionStore extends BaseSessionStore {
       version: session.version,
       messageCount: session.messageCount,
     };
+  }
+
+  async #replaceLocked(
+    hash: string,
+    log: string,
+    replacements: Map<number, string>,
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult> {
+    const file = await this.#readRecordLocked(hash);
+    const current = checkGuards(file?.session, options);
+    const record = file as RecordFile;
+    const meta = record.logs.get(log);
+    const live = new Map<number, string>();
+    for (const [seq, dataJson] of replacements) {
+      if (meta && seq >= meta.firstSeq && seq < meta.nextSeq) live.set(seq, dataJson);
+    }
+    if (!meta || live.size === 0) return { replaced: 0, version: current.version };
+    const content = await this.#checked(hash, () =>
+      replaceLiveLines(this.#logFile(hash, record, log, meta), meta, live),
+    );
+    const next: LogMeta = {
+      generation: meta.generation + 1,
+      baseSeq: meta.firstSeq,
+      firstSeq: meta.firstSeq,
+      nextSeq: meta.nextSeq,
+      bytes: content.length,
+    };
+    await writeFileAtomic(
+      this.#logFile(hash, record, log, next),
+      content,
+      this.#layout.tmpFile(),
+      this.#options.fsync,
+    );
+    const session: SessionRecord = { ...current, version: current.version + 1 };
+    record.logs.set(log, next);
+    // The commit point: until this rename, readers and crash recovery see the old generation.
+    await this.#writeRecord(hash, { ...record, session });
+    await this.#removeUnreferencedLogFiles(hash, { ...record, session });
+    return { replaced: live.size, version: session.version };
   }
 
   async #readLocked(hash: string, log: string, options: ReadOptions): Promise<LogEntry[]> {

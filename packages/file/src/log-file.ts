@@ -151,6 +151,36 @@ export async function readLiveLines(path: string, meta: LogMeta, fromSeq: number
   }
 }
 
+/**
+ * The committed live lines from `meta.firstSeq` on, checked, with the data of the seqs in `replacements`
+ * (seq → the new data as JSON) swapped in; each line keeps its seq and `at`. The bytes of a new
+ * generation: the caller writes them to a new file and commits by the record, as a compaction does, so
+ * a crash leaves the old generation (and the old values) in force until that commit.
+ */
+export async function replaceLiveLines(
+  path: string,
+  meta: LogMeta,
+  replacements: ReadonlyMap<number, string>,
+): Promise<Buffer> {
+  const live = await readLiveLines(path, meta, meta.firstSeq);
+  const parts: Buffer[] = [];
+  let seq = meta.firstSeq;
+  let position = 0;
+  while (position < live.length) {
+    const end = live.indexOf(NEWLINE, position) + 1;
+    const dataJson = replacements.get(seq);
+    if (dataJson === undefined) {
+      parts.push(live.subarray(position, end));
+    } else {
+      const { at } = parseLine(live.subarray(position, end - 1), path, seq);
+      parts.push(Buffer.from(formatLine(seq, at, dataJson), 'utf8'));
+    }
+    seq++;
+    position = end;
+  }
+  return Buffer.concat(parts);
+}
+
 async function readSmall(
   handle: FileHandle,
   path: string,

@@ -24,6 +24,9 @@ import {
   PayloadTooLargeError,
   type ReadOptions,
   type RecordGuards,
+  type ReplaceEntriesOptions,
+  type ReplaceEntriesResult,
+  type ReplacementEntry,
   readUrlOptions,
   type SessionChange,
   SessionExistsError,
@@ -176,6 +179,30 @@ export class MemorySessionStore extends BaseSessionStore {
       version: next.version,
       messageCount: next.messageCount,
     };
+  }
+
+  protected async replaceLogEntries(
+    id: string,
+    log: string,
+    entries: readonly ReplacementEntry[],
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult> {
+    const slot = this.#guarded(id, options);
+    const target = slot.logs.get(log);
+    const firstSeq = (target?.entries[target.head] as LogEntry | undefined)?.seq;
+    if (!target || firstSeq === undefined) return { replaced: 0, version: slot.record.version };
+    const copies = structuredClone(entries);
+    let replaced = 0;
+    for (const { seq, value } of copies) {
+      if (seq < firstSeq || seq >= target.nextSeq) continue;
+      const position = target.head + (seq - firstSeq);
+      const entry = target.entries[position] as LogEntry;
+      target.entries[position] = { seq, at: entry.at, data: value };
+      replaced++;
+    }
+    if (replaced === 0) return { replaced, version: slot.record.version };
+    this.#replace(slot, { ...slot.record, version: slot.record.version + 1 });
+    return { replaced, version: slot.record.version };
   }
 
   protected async readEntries(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {

@@ -14,6 +14,9 @@ import {
   PayloadTooLargeError,
   type ReadOptions,
   type RecordGuards,
+  type ReplaceEntriesOptions,
+  type ReplaceEntriesResult,
+  type ReplacementEntry,
   type SessionChange,
   SessionExistsError,
   SessionNotFoundError,
@@ -37,8 +40,10 @@ import {
   type GuardRow,
   getRecordSql,
   listRecordsSql,
+  lockRecordSql,
   type RecordRow,
   readEntriesSql,
+  replaceEntriesSql,
   type Statement,
   statsSql,
   sweepExpiredSql,
@@ -173,6 +178,35 @@ export class PostgresSessionStore extends BaseSessionStore {
     };
   }
 
+  /**
+   * One transaction of two statements: lock the session row and check the guards, then replace. Two
+   * statements, because the second's snapshot must be taken after the lock is granted (see
+   * `replaceEntriesSql`).
+   */
+  protected async replaceLogEntries(
+    id: string,
+    log: string,
+    entries: readonly ReplacementEntry[],
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult> {
+    // Built now: the caller may change its objects while this waits for a connection.
+    const lock = lockRecordSql(this.#quoted, id, options);
+    const replace = replaceEntriesSql(this.#quoted, id, log, entries);
+    return this.#transaction(async (run) => {
+      const locked = (await run(lock)).rows[0];
+      if (!locked?.ok) {
+        refuse(locked, options);
+        throw new StoreUnavailableError('Postgres replaceEntries refused a write the guards allow');
+      }
+      if (entries.length === 0) return { replaced: 0, version: Number(locked.g_version) };
+      const row = (await run(replace)).rows[0];
+      return {
+        replaced: Number(row?.replaced ?? 0),
+        version: row?.version == null ? Number(locked.g_version) : Number(row.version),
+      };
+    });
+  }
+
   protected async readEntries(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
     const result = await this.#run(readEntriesSql(this.#quoted, id, log, options));
     const first = result.rows[0];
@@ -261,6 +295,35 @@ export class PostgresSessionStore extends BaseSessionStore {
     if (version >= SCHEMA_VERSION) return;
     if (!this.#autoMigrate) throw notMigratedError(this.schema, version, this.#mustExist);
     await runMigrations(this.#pool, this.schema);
+  }
+
+  /**
+   * Runs `work` in one READ COMMITTED transaction on one connection: committed when it returns, rolled
+   * back when it throws. A connection whose rollback fails is destroyed, not returned to the pool.
+   */
+  async #transaction<T>(
+    work: (
+      run: <Row extends QueryResultRow>(statement: Statement<Row>) => Promise<QueryResult<Row>>,
+    ) => Promise<T>,
+  ): Promise<T> {
+    await this.#ready();
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(({ name, text, values }) =>
+        client.query(this.#preparedStatements ? { name, text, values } : { text, values }),
+      );
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async #run<Row extends QueryResultRow>(statement: Statement<Row>): Promise<QueryResult<Row>> {

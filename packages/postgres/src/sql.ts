@@ -68,6 +68,15 @@ export type ReadRow = GuardRow & {
   data: JsonValue;
 };
 
+/** The row of `lockRecordSql`: the locked record and whether the guards hold on it. */
+export type LockedRow = GuardRow & { ok: boolean };
+
+/** The row of `replaceEntriesSql`: how many entries got new data, and the new version if any did. */
+export interface ReplaceRow {
+  replaced: string;
+  version: string | null;
+}
+
 /** The OUT parameters of `mcp_session_append`. */
 export interface AppendRow {
   o_applied: boolean;
@@ -214,6 +223,62 @@ export function appendEntriesSql(
     p.add(expectedStates(options.expectedState) ?? null, 'text[]'),
   ];
   return statement(`SELECT * FROM ${schema}.mcp_session_append(${args.join(', ')})`, p);
+}
+
+/**
+ * Locks the session row (every writer of a session and its logs takes this lock first) and reports it
+ * with whether the guards hold. The first statement of a transaction whose later statements then see
+ * whatever concurrent writers committed before the lock was granted.
+ */
+export function lockRecordSql(
+  schema: string,
+  id: string,
+  guards: RecordGuards,
+): Statement<LockedRow> {
+  const p = new Params();
+  const idParam = p.add(id, 'text');
+  return statement(
+    `SELECT s.version AS g_version, s.state AS g_state, s.owner AS g_owner,
+       s.expires_at AS g_expires_at, (${guardPredicate('s', guards, p)}) AS ok
+     FROM ${schema}.mcp_sessions AS s WHERE s.id = ${idParam} FOR NO KEY UPDATE`,
+    p,
+  );
+}
+
+/**
+ * The new data of the batch's seqs still in the log (each keeps `seq` and `at`) and version + 1 when any
+ * was replaced. Run it after `lockRecordSql` in the same transaction, as its own statement: its snapshot
+ * then holds what appends committed before the lock, so it never misses their entries.
+ */
+export function replaceEntriesSql(
+  schema: string,
+  id: string,
+  log: string,
+  entries: readonly { seq: number; value: JsonValue }[],
+): Statement<ReplaceRow> {
+  const p = new Params();
+  const idParam = p.add(id, 'text');
+  const batch = JSON.stringify(entries.map(({ seq, value }) => ({ seq, value })));
+  return statement(
+    `WITH g AS (
+       SELECT log_id, first_seq FROM ${schema}.mcp_session_logs
+       WHERE session_id = ${idParam} AND log = ${p.add(log, 'text')}
+     ), n AS (
+       SELECT (e ->> 'seq')::bigint AS seq, e -> 'value' AS data
+       FROM jsonb_array_elements(${p.add(batch, 'jsonb')}) AS e
+     ), upd AS (
+       UPDATE ${schema}.mcp_session_log_entries AS x SET data = n.data
+       FROM g, n
+       WHERE x.log_id = g.log_id AND x.seq = n.seq AND x.seq >= g.first_seq
+       RETURNING x.seq
+     ), bump AS (
+       UPDATE ${schema}.mcp_sessions AS s SET version = s.version + 1
+       WHERE s.id = ${idParam} AND EXISTS (SELECT 1 FROM upd)
+       RETURNING s.version
+     )
+     SELECT (SELECT count(*) FROM upd) AS replaced, (SELECT version FROM bump) AS version`,
+    p,
+  );
 }
 
 /**

@@ -19,6 +19,9 @@ import {
   PayloadTooLargeError,
   type ReadOptions,
   type RecordGuards,
+  type ReplaceEntriesOptions,
+  type ReplaceEntriesResult,
+  type ReplacementEntry,
   SESSION_STATES,
   type SessionChange,
   SessionExistsError,
@@ -41,6 +44,7 @@ import {
   encodeList,
   encodeRead,
   encodeRemove,
+  encodeReplace,
   encodeStats,
   encodeUpdate,
   type IndexChange,
@@ -335,6 +339,21 @@ export class RedisSessionStore extends BaseSessionStore {
       version: Number(reply[3]),
       messageCount: Number(reply[4]),
     };
+  }
+
+  /** One script: guards, then the new values of the seqs still in the log, and version + 1. */
+  protected async replaceLogEntries(
+    id: string,
+    log: string,
+    entries: readonly ReplacementEntry[],
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult> {
+    const [record, logs] = this.#keys.session(id);
+    const reply = await this.#eval(
+      encodeReplace({ keys: { record, logs }, guards: options, log, entries }),
+    );
+    if (reply[0] === 'guard') failGuards(reply, options);
+    return { replaced: Number(reply[1]), version: Number(reply[2]) };
   }
 
   /** One script: guards, then the page's entries fetched by seq arithmetic. */

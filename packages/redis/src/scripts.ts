@@ -732,6 +732,65 @@ export function encodeRead(args: ReadArgs): ScriptCall {
   };
 }
 
+/**
+ * replace: guards, then the new data of the given seqs that are in the log, each keeping its `at`, and
+ * version + 1 when any was replaced (ARGV: see ReplaceArgs). Touches neither expiry nor the index (the
+ * index's meta changes only with state, expiry and messageCount). Returns a guard failure or {'ok',
+ * replaced, version}.
+ */
+const replace = script(
+  'replace',
+  COMMON,
+  GUARDS,
+  `
+local r = guard_fields(KEYS[1])
+if not guards_hold(r, 1) then return guard_failure(r) end
+local log = ARGV[6]
+local bounds = redis.call('HGET', KEYS[2], log)
+if not bounds then return { 'ok', 0, tonumber(r[3]) } end
+local a, b = string.match(bounds, '^(%S+) (%S+)$')
+local first, last = tonumber(a), tonumber(b)
+local fields, values = {}, {}
+for i = 7, #ARGV - 1, 2 do
+  local seq = tonumber(ARGV[i])
+  if seq >= first and seq <= last then
+    fields[#fields + 1] = log .. '#' .. fmt(seq)
+    values[#values + 1] = ARGV[i + 1]
+  end
+end
+if #fields == 0 then return { 'ok', 0, tonumber(r[3]) } end
+local old = hmget_all(KEYS[2], fields)
+local updates = {}
+for i = 1, #fields do
+  local at = old[i] and string.match(old[i], '^([^,]*),')
+  if not at then return redis.error_reply('log entry ' .. fields[i] .. ' is missing or malformed') end
+  updates[#updates + 1] = fields[i]
+  updates[#updates + 1] = at .. ',' .. values[i]
+end
+chunked('HSET', KEYS[2], updates)
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+return { 'ok', #fields, version }
+`,
+);
+
+/** What replace runs with. */
+export interface ReplaceArgs {
+  /** KEYS[1] and KEYS[2]; replace never touches the index. */
+  keys: Pick<SessionKeys, 'record' | 'logs'>;
+  /** ARGV[1..5], as guardArgs encodes them. */
+  guards: RecordGuards;
+  /** ARGV[6]: the log's name. */
+  log: string;
+  /** ARGV[7..]: pairs of a seq and the entry's new data as JSON (the script keeps the stored `at`). */
+  entries: readonly { seq: number; value: JsonValue }[];
+}
+
+export function encodeReplace(args: ReplaceArgs): ScriptCall {
+  const argv: string[] = [...guardArgs(args.guards), args.log];
+  for (const { seq, value } of args.entries) argv.push(String(seq), JSON.stringify(value));
+  return { script: replace, keys: [args.keys.record, args.keys.logs], args: argv };
+}
+
 /** remove: deletes the session's keys (ARGV: see RemoveArgs); returns {existed (0/1), gen or ''}. */
 const remove = script(
   'remove',
@@ -1127,6 +1186,7 @@ export const SCRIPTS = {
   create,
   update,
   append,
+  replace,
   read,
   remove,
   expire,

@@ -23,6 +23,9 @@ import {
   parsePathUrl,
   type ReadOptions,
   type RecordGuards,
+  type ReplaceEntriesOptions,
+  type ReplaceEntriesResult,
+  type ReplacementEntry,
   readUrlOptions,
   type SessionChange,
   SessionExistsError,
@@ -294,6 +297,25 @@ export class SqliteSessionStore extends BaseSessionStore {
     });
   }
 
+  protected async replaceLogEntries(
+    id: string,
+    log: string,
+    entries: readonly ReplacementEntry[],
+    options: ReplaceEntriesOptions,
+  ): Promise<ReplaceEntriesResult> {
+    const serialized = entries.map((entry) => JSON.stringify(entry.value));
+    return this.#write(() => {
+      const row = this.#guarded(id, options);
+      let replaced = 0;
+      entries.forEach((entry, i) => {
+        replaced += this.#sql.replaceEntry.run(serialized[i], id, log, entry.seq).changes;
+      });
+      if (replaced === 0) return { replaced, version: row.version };
+      this.#sql.bumpVersion.run(id);
+      return { replaced, version: row.version + 1 };
+    });
+  }
+
   protected async readEntries(id: string, log: string, options: ReadOptions): Promise<LogEntry[]> {
     // One read transaction: the guard and the entries come from the same snapshot.
     return this.#transaction.deferred(() => {
@@ -456,6 +478,7 @@ function prepareStatements(db: Database) {
          expires_at = CASE WHEN @set_expiry = 1 THEN @expires_at ELSE expires_at END
        WHERE id = @id`,
     ),
+    bumpVersion: db.prepare('UPDATE sessions SET version = version + 1 WHERE id = ?'),
     upsertContext: db.prepare(
       `INSERT INTO session_context (session_id, key, value) VALUES (?, ?, ?)
        ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value`,
@@ -474,6 +497,9 @@ function prepareStatements(db: Database) {
     ),
     insertEntry: db.prepare(
       'INSERT INTO log_entries (session_id, log, seq, at, data) VALUES (?, ?, ?, ?, ?)',
+    ),
+    replaceEntry: db.prepare(
+      'UPDATE log_entries SET data = ? WHERE session_id = ? AND log = ? AND seq = ?',
     ),
     trimLog: db.prepare('DELETE FROM log_entries WHERE session_id = ? AND log = ? AND seq <= ?'),
     readAsc: db.prepare(

@@ -97,6 +97,7 @@ export function everyPrimitive(
     ['get', () => store.get(id, { now })],
     ['update', () => store.update(id, { contextSet: { a: 1 } }, { now })],
     ['append', () => store.append(id, 'history', [1], { now })],
+    ['replaceEntries', () => store.replaceEntries(id, 'history', [{ seq: 1, value: 2 }], { now })],
     ['read', () => store.read(id, 'history', { now })],
     ['delete', () => store.delete(id)],
     ['list', () => store.list({ now, limit: 10 })],

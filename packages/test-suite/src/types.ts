@@ -11,6 +11,7 @@ import type {
 export const GROUPS = [
   'records',
   'logs',
+  'replaceEntries',
   'concurrency',
   'expiry',
   'listing',

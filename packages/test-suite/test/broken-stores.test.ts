@@ -20,6 +20,11 @@ import {
   OwnerPrefixCountStore,
   PadSpaceCollationStore,
   ReadModifyWriteStore,
+  ReplaceAlwaysBumpsStore,
+  ReplaceByRewriteStore,
+  ReplaceIgnoresOwnerStore,
+  ReplaceReadsBatchLateStore,
+  ReplaceTouchesRecordStore,
   SkippingCursorStore,
   TornReadStore,
   UncheckedUpdateStore,
@@ -167,6 +172,31 @@ const BROKEN: { store: () => SessionStore; passes: string; fails: string[] }[] =
       'maxSessionsPerOwner: the N+1-th session of an owner is refused',
       "maxSessions: the store's count, refreshed every quotaRefreshMs",
     ],
+  },
+  {
+    store: () => new ReplaceIgnoresOwnerStore(),
+    passes: 'replaced entries read back with their seq and at',
+    fails: ['a foreign owner, a missing id and an expired session all get SESSION_NOT_FOUND'],
+  },
+  {
+    store: () => new ReplaceTouchesRecordStore(),
+    passes: 'a replacement changes one log of one session only',
+    fails: ['only the version changes: messageCount, lastActivityAt'],
+  },
+  {
+    store: () => new ReplaceAlwaysBumpsStore(),
+    passes: 'replaced entries read back with their seq and at',
+    fails: ['seqs trimmed by the cap or never appended are skipped'],
+  },
+  {
+    store: () => new ReplaceReadsBatchLateStore(),
+    passes: 'replaced entries read back with their seq and at',
+    fails: ['values are copies: changing the batch during or after the call'],
+  },
+  {
+    store: () => new ReplaceByRewriteStore(),
+    passes: 'a replacement changes one log of one session only',
+    fails: ['replacements racing capped appends from two instances keep every invariant'],
   },
 ];
 

@@ -120,6 +120,11 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     add(`update: id ${label}`, (s) => s.update(badId, { state: 'idle' }, { now }), 'INVALID_ID');
     add(`append: id ${label}`, (s) => s.append(badId, 'history', ['x'], { now }), 'INVALID_ID');
     add(`read: id ${label}`, (s) => s.read(badId, 'history', { now }), 'INVALID_ID');
+    add(
+      `replaceEntries: id ${label}`,
+      (s) => s.replaceEntries(badId, 'history', [{ seq: 1, value: 'x' }], { now }),
+      'INVALID_ID',
+    );
     add(`delete: id ${label}`, (s) => s.delete(badId), 'INVALID_ID');
   });
   add(
@@ -132,6 +137,9 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     const log = untyped<string>(bad);
     add(`append: log ${label}`, (s) => s.append(id, log, ['x'], { now }));
     add(`read: log ${label}`, (s) => s.read(id, log, { now }));
+    add(`replaceEntries: log ${label}`, (s) =>
+      s.replaceEntries(id, log, [{ seq: 1, value: 'x' }], { now }),
+    );
   });
 
   each(BAD_TIMES, (label, bad) => {
@@ -141,6 +149,9 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     add(`update: now ${label}`, (s) => s.update(id, { state: 'idle' }, { now: time }));
     add(`append: now ${label}`, (s) => s.append(id, 'history', ['x'], { now: time }));
     add(`read: now ${label}`, (s) => s.read(id, 'history', { now: time }));
+    add(`replaceEntries: now ${label}`, (s) =>
+      s.replaceEntries(id, 'history', [{ seq: 1, value: 'x' }], { now: time }),
+    );
     add(`list: now ${label}`, (s) => s.list({ now: time, limit: 10 }));
     add(`count: now ${label}`, (s) => s.count({ now: time }));
     add(`sweep: now ${label}`, (s) => s.sweep(time));
@@ -166,6 +177,9 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     add(`update: owner ${label}`, (s) => s.update(id, { state: 'idle' }, { now, owner }));
     add(`append: owner ${label}`, (s) => s.append(id, 'history', ['x'], { now, owner }));
     add(`read: owner ${label}`, (s) => s.read(id, 'history', { now, owner }));
+    add(`replaceEntries: owner ${label}`, (s) =>
+      s.replaceEntries(id, 'history', [{ seq: 1, value: 'x' }], { now, owner }),
+    );
     add(`list: owner ${label}`, (s) => s.list({ now, limit: 10, owner }));
     add(`count: owner ${label}`, (s) => s.count({ now, owner }));
   });
@@ -185,6 +199,15 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     );
     add(`read: expectedVersion ${label}`, (s) =>
       s.read(id, 'history', { now, expectedVersion: positive }),
+    );
+    add(`replaceEntries: expectedVersion ${label}`, (s) =>
+      s.replaceEntries(id, 'history', [{ seq: 1, value: 'x' }], {
+        now,
+        expectedVersion: positive,
+      }),
+    );
+    add(`replaceEntries: seq ${label}`, (s) =>
+      s.replaceEntries(id, 'history', [{ seq: positive, value: 'x' }], { now }),
     );
     add(`update: maxContextBytes ${label}`, (s) =>
       s.update(id, { contextSet: { k: 1 } }, { now, maxContextBytes: positive }),
@@ -214,6 +237,9 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
     );
     add(`read: expectedState ${label}`, (s) =>
       s.read(id, 'history', { now, expectedState: state }),
+    );
+    add(`replaceEntries: expectedState ${label}`, (s) =>
+      s.replaceEntries(id, 'history', [{ seq: 1, value: 'x' }], { now, expectedState: state }),
     );
     add(`update: state ${label}`, (s) => s.update(id, { state }, { now }));
     add(`create: record.state ${label}`, (s) => s.create({ ...fresh, state }, { now }));
@@ -258,6 +284,9 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
       s.update(id, { contextSet: { bad: untyped(bad) } }, { now }),
     );
     add(`append: an entry with ${label}`, (s) => s.append(id, 'history', [untyped(bad)], { now }));
+    add(`replaceEntries: a value with ${label}`, (s) =>
+      s.replaceEntries(id, 'history', [{ seq: 1, value: untyped(bad) }], { now }),
+    );
     add(`create: an imported log entry with ${label}`, (s) =>
       s.create(fresh, { now, logs: { history: [{ seq: 1, at: now, data: untyped(bad) }] } }),
     );
@@ -290,6 +319,27 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
   each(notEntries, (label, bad) => {
     add(`append: entries ${label}`, (s) => s.append(id, 'history', untyped(bad), { now }));
   });
+  const notReplacements: Labelled[] = [
+    ['null', null],
+    ['a string', 'x'],
+    ['an object', { 0: { seq: 1, value: 'x' } }],
+    ['[null]', [null]],
+    ['[1]', [1]],
+    ['[{ value }] without a seq', [{ value: 'x' }]],
+    ['[{ seq }] without a value', [{ seq: 1 }]],
+    [
+      'with seq 1 twice',
+      [
+        { seq: 1, value: 'x' },
+        { seq: 1, value: 'y' },
+      ],
+    ],
+  ];
+  each(notReplacements, (label, bad) => {
+    add(`replaceEntries: entries ${label}`, (s) =>
+      s.replaceEntries(id, 'history', untyped(bad), { now }),
+    );
+  });
   for (const key of ['__proto__', 'constructor']) {
     add(`update: contextSet key "${key}"`, (s) =>
       s.update(id, { contextSet: JSON.parse(`{"${key}": 1}`) }, { now }),
@@ -308,6 +358,9 @@ function refusals(id: string, fresh: SessionRecord, now: number): Refusal[] {
   add('update: options null', (s) => s.update(id, { state: 'idle' }, untyped(null)));
   add('append: options null', (s) => s.append(id, 'history', ['x'], untyped(null)));
   add('read: options null', (s) => s.read(id, 'history', untyped(null)));
+  add('replaceEntries: options null', (s) =>
+    s.replaceEntries(id, 'history', [{ seq: 1, value: 'x' }], untyped(null)),
+  );
   add('list: options null', (s) => s.list(untyped(null)));
   add('sweep: options null', (s) => s.sweep(now, untyped(null)));
   add('count: options null', (s) => s.count(untyped(null)));

@@ -10,6 +10,7 @@ import { logCases } from './logs.js';
 import { managerCases } from './manager.js';
 import { processCases } from './processes.js';
 import { recordCases } from './records.js';
+import { replaceEntriesCases } from './replace-entries.js';
 import { statsCases } from './stats.js';
 import { validationCases } from './validation.js';
 
@@ -17,6 +18,7 @@ import { validationCases } from './validation.js';
 export const conformanceCases: readonly ConformanceCase[] = Object.freeze([
   ...recordCases,
   ...logCases,
+  ...replaceEntriesCases,
   ...concurrencyCases,
   ...expiryCases,
   ...listingCases,

@@ -119,6 +119,14 @@ export const isolationCases: ConformanceCase[] = [
               () => t.store.update(record.id, { contextSet: { by: other } }, { now, owner: other }),
             ],
             ['append', () => t.store.append(record.id, 'history', [other], { now, owner: other })],
+            [
+              'replaceEntries',
+              () =>
+                t.store.replaceEntries(record.id, 'history', [{ seq: 1, value: other }], {
+                  now,
+                  owner: other,
+                }),
+            ],
             ['read', () => t.store.read(record.id, 'history', { now, owner: other })],
           ] as const) {
             await expectCode(call(), 'SESSION_NOT_FOUND').catch((failure: unknown) => {
