@@ -2,6 +2,7 @@ export { type Clock, ManualClock, systemClock } from './clock.js';
 export {
   createKeyring,
   ENCRYPTED_VALUE_PREFIX,
+  type EncryptionBinding,
   encryptedKeyId,
   isEncryptedValue,
   isKeyring,
@@ -49,6 +50,12 @@ export {
   type SessionMetrics,
   type SessionStatistics,
 } from './manager.js';
+export {
+  type ReencryptOptions,
+  type ReencryptProgress,
+  type ReencryptResult,
+  reencryptStore,
+} from './reencrypt.js';
 export {
   type CreateStoreOptions,
   createStore,

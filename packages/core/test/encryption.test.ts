@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { EncryptionBinding } from '../src/encryption.js';
 import {
   createKeyring,
   type DecryptionError,
@@ -16,7 +17,7 @@ import {
 
 const K1 = randomBytes(32);
 const K2 = randomBytes(32);
-const binding = { storageId: 'storage-a', purpose: 'context', field: 'cart' } as const;
+const binding: EncryptionBinding = { storageId: 'storage-a', purpose: 'context', field: 'cart' };
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -165,7 +166,7 @@ describe('keys files', () => {
     const secretText = `{"current": "k1", "keys": {"k1": "${K1.toString('base64')}"`;
     writeFileSync(path, secretText);
     await expect(loadKeyringFile(path)).rejects.toMatchObject({ code: 'INVALID_KEYRING' });
-    const error = await loadKeyringFile(path).catch((e: unknown) => e as Error);
+    const error = (await loadKeyringFile(path).catch((e: unknown) => e)) as Error;
     expect(error.message).toContain(path);
     expect(error.message).not.toContain(K1.toString('base64'));
 
