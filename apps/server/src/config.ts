@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { type Keyring, parseKeyringJson } from '@mcp-session/core';
 
 /** Everything the reference server reads from its environment. Durations are milliseconds. */
 export interface ServerConfig {
@@ -79,6 +80,12 @@ export interface ServerConfig {
    * tests can expire sessions without sleeping. Never set it in production.
    */
   testControls: boolean;
+  /**
+   * `SESSION_ENCRYPTION_KEYS_FILE`: a keys file (`{"current": "<id>", "keys": {"<id>": "<base64 of 32
+   * bytes>"}}`) whose current key encrypts context values and history entries at rest, every key decrypts.
+   * Unset: context and history are stored in clear (event payloads are sealed either way).
+   */
+  encryption: Keyring | undefined;
 }
 
 /** Reads the configuration; throws an Error naming the variable when a value is malformed. */
@@ -115,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     maxLiveSessions: integer(env, 'MCP_MAX_LIVE_SESSIONS', 10_000, 1),
     maxLiveSessionsPerOwner: integer(env, 'MCP_MAX_LIVE_SESSIONS_PER_OWNER', 100, 1),
     maxOpenStreamsPerOwner: integer(env, 'MCP_MAX_OPEN_STREAMS_PER_OWNER', 100, 1),
+    encryption: readEncryptionKeys(env),
   };
 }
 
@@ -195,4 +203,30 @@ function addToken(
     throw new Error(`${source}: the token ending in "${token.slice(-4)}" needs a non-empty owner`);
   }
   tokens.set(token, owner);
+}
+
+/**
+ * The at-rest keyring of `SESSION_ENCRYPTION_KEYS_FILE`. Errors name the variable, the path and at most a
+ * key id: never the file's content, which holds the keys.
+ */
+function readEncryptionKeys(env: NodeJS.ProcessEnv): Keyring | undefined {
+  const file = env.SESSION_ENCRYPTION_KEYS_FILE?.trim();
+  if (env.SESSION_ENCRYPTION_KEYS_FILE !== undefined && !file) {
+    throw new Error(
+      'SESSION_ENCRYPTION_KEYS_FILE is set but empty: give the path of a keys file, or unset it',
+    );
+  }
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`SESSION_ENCRYPTION_KEYS_FILE: cannot read ${file}${code ? ` (${code})` : ''}`);
+  }
+  try {
+    return parseKeyringJson(text, file);
+  } catch (error) {
+    throw new Error(`SESSION_ENCRYPTION_KEYS_FILE: ${(error as Error).message}`);
+  }
 }

@@ -42,14 +42,21 @@ export interface ReencryptOptions {
   cursor?: string | null;
   /** Source of "now" for the store's expiry checks. Default: the wall clock. */
   clock?: Clock;
+  /**
+   * Stops between two sessions once aborted: the result then has `complete: false`, and `cursor` says
+   * where to go on.
+   */
+  signal?: AbortSignal;
   /** Retries of one session's context write that lost a race with live traffic. Default 50. */
   maxConflictRetries?: number;
 }
 
 /** What `reencryptStore` did. */
-export interface ReencryptResult extends Omit<ReencryptProgress, 'cursor'> {
+export interface ReencryptResult extends ReencryptProgress {
   /** Sessions that went away (expired, swept, deleted) while they were being rewritten. */
   vanished: number;
+  /** False when `signal` stopped the run before the last session; `cursor` resumes it. */
+  complete: boolean;
 }
 
 /**
@@ -104,6 +111,7 @@ export async function reencryptStore(
       ...(progress.cursor === null ? {} : { cursor: progress.cursor }),
     });
     for (const [index, listed] of page.records.entries()) {
+      if (options.signal?.aborted) return { ...progress, vanished, complete: false };
       const context = await reencryptContext(store, keyring, listed, clock, maxRetries);
       const history =
         context === null
@@ -119,8 +127,7 @@ export async function reencryptStore(
     if (page.nextCursor === null) break;
     progress.cursor = page.nextCursor;
   }
-  const { cursor: _, ...counts } = progress;
-  return { ...counts, vanished };
+  return { ...progress, vanished, complete: true };
 }
 
 /** Values rewritten, or null when the session went away. */

@@ -74,6 +74,12 @@ describe('createKeyring', () => {
       ),
     ).toMatch(/"k3" is not among its keys \("k1", "k2"\)/);
     expectKeyringError(() => createKeyring({ current: 'k:1', keys: { 'k:1': K1 } }));
+    // An id and a key swapped by mistake: the key, in any spelling, is too long to pass for an id.
+    for (const spelling of ['base64', 'base64url', 'hex'] as const) {
+      const key = K1.toString(spelling);
+      expectKeyringError(() => createKeyring({ current: 'k1', keys: { [key]: 'k1' } }), key);
+      expectKeyringError(() => createKeyring({ current: key, keys: { k1: K1 } }), key);
+    }
     expectKeyringError(() => createKeyring({ current: '', keys: { '': K1 } }));
     expectKeyringError(() => createKeyring({ current: 'k1', keys: {} }));
     expectKeyringError(() => createKeyring(null as never));
@@ -186,6 +192,14 @@ describe('keys files', () => {
           JSON.stringify({ current: 'k1', keys: { k1: K1.toString('base64') }, extra: 1 }),
         ),
       ),
-    ).toMatch(/unknown field/);
+    ).toMatch(/1 unknown field;/);
+    const pasted = K2.toString('base64');
+    expectKeyringError(
+      () =>
+        parseKeyringJson(
+          JSON.stringify({ current: 'k1', keys: { k1: K1.toString('base64') }, [pasted]: 'k2' }),
+        ),
+      pasted,
+    );
   });
 });
