@@ -422,10 +422,11 @@ export class SessionManager {
     for (let attempt = 0; ; attempt++) {
       const id = generateSessionId(this.#idBytes);
       const storageId = this.storageId(id);
+      const plainContext = structuredClone(context);
       const record: SessionRecord = {
         id: storageId,
         state: 'active',
-        context: markCheckedJson(this.#sealContext(storageId, structuredClone(context))),
+        context: markCheckedJson(this.#sealContext(storageId, plainContext)),
         metadata: markCheckedJson(structuredClone(metadata)),
         owner,
         createdAt: now,
@@ -443,7 +444,7 @@ export class SessionManager {
       }
       this.#counters.sessionsCreated++;
       this.#events.emit('created', { id, owner });
-      return { ...record, context, id };
+      return { ...record, context: plainContext, id };
     }
   }
 
