@@ -236,6 +236,7 @@ describe('new-adapter writes a package that works as generated', () => {
       stats: ['passed'],
       isolation: ['passed'],
       manager: ['passed'],
+      encryption: ['passed'],
       validation: ['passed'],
       lifecycle: ['passed'],
       durable: ['skipped'],
