@@ -210,6 +210,39 @@ export const encryptionCases: ConformanceCase[] = [
   },
   {
     group: 'encryption',
+    name: 'reencryptStore stopped by its signal resumes from progress.cursor and finishes the job',
+    async run(t) {
+      const { before, rotated, onlyNew } = keyrings();
+      const sessions = [];
+      for (const _ of range(5)) sessions.push(await conversation(t, before));
+      const controller = new AbortController();
+      const stopped = await reencryptStore(t.store, rotated, {
+        batchSize: 2,
+        clock: t.clock,
+        signal: controller.signal,
+        onProgress: ({ done }) => {
+          if (done === 3) controller.abort();
+        },
+      });
+      expect(stopped).toMatchObject({ complete: false, done: 3, total: 5 });
+      const resumed = await reencryptStore(t.store, rotated, {
+        batchSize: 2,
+        clock: t.clock,
+        cursor: stopped.cursor,
+      });
+      expect(resumed.complete).toBe(true);
+      // The page in flight at the stop is looked at again; nothing is rewritten twice.
+      expect(stopped.contextValues + resumed.contextValues).toBe(10);
+      expect(stopped.historyEntries + resumed.historyEntries).toBe(15);
+      const reader = t.manager({ encryption: onlyNew });
+      for (const { id, storageId } of sessions) {
+        expect((await reader.getContext(id, as)).token).toBe(SECRET);
+        await expectEncrypted(t, storageId, 'suite-k2');
+      }
+    },
+  },
+  {
+    group: 'encryption',
     name: 'reencryptStore alongside live writes loses none of them',
     async run(t) {
       const { lagging, rotated, onlyNew } = keyrings();
