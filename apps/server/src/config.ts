@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { MAX_TIMER_MS } from '@mcp-session/core';
+import { type Keyring, MAX_TIMER_MS, parseKeyringJson } from '@mcp-session/core';
 import { ConfigError } from './config-error.js';
 import { readTokens } from './tokens.js';
 
@@ -81,6 +82,12 @@ export interface ServerConfig {
    * tests can expire sessions without sleeping. Never set it in production.
    */
   testControls: boolean;
+  /**
+   * `SESSION_ENCRYPTION_KEYS_FILE`: a keys file (`{"current": "<id>", "keys": {"<id>": "<base64 of 32
+   * bytes>"}}`) whose current key encrypts context values and history entries at rest, every key decrypts.
+   * Unset: context and history are stored in clear (event payloads are sealed either way).
+   */
+  encryption: Keyring | undefined;
 }
 
 /**
@@ -121,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     maxLiveSessions: integer(env, 'MCP_MAX_LIVE_SESSIONS', 10_000, 1),
     maxLiveSessionsPerOwner: integer(env, 'MCP_MAX_LIVE_SESSIONS_PER_OWNER', 100, 1),
     maxOpenStreamsPerOwner: integer(env, 'MCP_MAX_OPEN_STREAMS_PER_OWNER', 100, 1),
+    encryption: readEncryptionKeys(env),
   };
 }
 
@@ -176,4 +184,37 @@ function integer(
  */
 function timer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return integer(env, name, fallback, 1, MAX_TIMER_MS);
+}
+
+/**
+ * The at-rest keyring of `SESSION_ENCRYPTION_KEYS_FILE`. Errors name the variable, the path and at most a
+ * key id: never the file's content, which holds the keys.
+ */
+function readEncryptionKeys(env: NodeJS.ProcessEnv): Keyring | undefined {
+  const file = env.SESSION_ENCRYPTION_KEYS_FILE?.trim();
+  if (env.SESSION_ENCRYPTION_KEYS_FILE !== undefined && !file) {
+    throw new ConfigError(
+      'SESSION_ENCRYPTION_KEYS_FILE',
+      'SESSION_ENCRYPTION_KEYS_FILE is set but empty: give the path of a keys file, or unset it',
+    );
+  }
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      'SESSION_ENCRYPTION_KEYS_FILE',
+      `SESSION_ENCRYPTION_KEYS_FILE: cannot read ${file}${code ? ` (${code})` : ''}`,
+    );
+  }
+  try {
+    return parseKeyringJson(text, file);
+  } catch (error) {
+    throw new ConfigError(
+      'SESSION_ENCRYPTION_KEYS_FILE',
+      `SESSION_ENCRYPTION_KEYS_FILE: ${(error as Error).message}`,
+    );
+  }
 }

@@ -11,7 +11,8 @@ console.log(
   `mcp-session reference server listening on ${app.url} ` +
     `(store ${redactUrl(config.storeUrl)}, instance ${config.instanceName}, ` +
     `${config.tokens.size > 0 ? `${config.tokens.size} bearer tokens` : 'no authentication'}, ` +
-    `/metrics ${config.metricsToken === undefined ? 'open' : 'behind METRICS_TOKEN'})`,
+    `/metrics ${config.metricsToken === undefined ? 'open' : 'behind METRICS_TOKEN'}, ` +
+    `${config.encryption === undefined ? 'context and history in clear' : `context and history encrypted with key "${config.encryption.currentKeyId}"`})`,
 );
 if (config.tokens.size === 0) {
   console.warn('No MCP_TOKENS / MCP_TOKENS_FILE: sessions are not bound to any user.');

@@ -58,6 +58,7 @@ export async function startReferenceServer(
     historyCap: config.historyCap,
     maxSessionsPerOwner: config.maxSessionsPerOwner,
     maxSessions: config.maxSessions,
+    ...(config.encryption === undefined ? {} : { encryption: config.encryption }),
   });
   const handler = await createMcpSessionHandler({
     sessions: manager,

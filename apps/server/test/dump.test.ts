@@ -8,20 +8,18 @@
  * (the events the store keeps); then everything the backend holds is dumped out of band — every file,
  * every key and value, every row — and must hold none of them, raw or base64-encoded.
  *
- * Not covered yet: context and history, which stay in clear until at-rest encryption lands. The script
- * keeps the three strings out of them (`notify` and `session_info` write neither), so a leak here is the
- * event store's.
+ * The first case keeps the three strings out of context and history (`notify` and `session_info` write
+ * neither), so a leak there is the event store's. The second enables at-rest encryption
+ * (`SESSION_ENCRYPTION_KEYS_FILE`) and stores all three in context and history with `remember`, on both
+ * eras: none may be in clear either.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { adminPool, POSTGRES_URL } from '@mcp-session/test-utils/postgres';
-import { REDIS_URL } from '@mcp-session/test-utils/redis';
-import { type StoreKind, testStore } from '@mcp-session/test-utils/stores';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freshDirectory } from '@mcp-session/test-utils';
+import { dumpStore as dump, needlesOf } from '@mcp-session/test-utils/dump';
+import { testStore } from '@mcp-session/test-utils/stores';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   auth,
@@ -36,25 +34,12 @@ import {
   textOf,
 } from './helpers.js';
 
-const run = promisify(execFile);
-
 afterAll(stopAllServers);
 
 const alice = auth('alice');
 
 const dataOf = (event: { data: string }) =>
   (JSON.parse(event.data) as { params: { data: string } }).params.data;
-
-/** The strings no dump may hold, each also as base64 and base64url. */
-function needlesOf(strings: Record<string, string>): Record<string, string> {
-  const needles: Record<string, string> = {};
-  for (const [name, value] of Object.entries(strings)) {
-    needles[name] = value;
-    needles[`${name} (base64)`] = Buffer.from(value).toString('base64');
-    needles[`${name} (base64url)`] = Buffer.from(value).toString('base64url');
-  }
-  return needles;
-}
 
 /** Initialize with a client name of our choosing: metadata stays in clear by design, so it is the canary. */
 async function initialize(url: string, clientName: string): Promise<string> {
@@ -83,102 +68,6 @@ async function initialize(url: string, clientName: string): Promise<string> {
   });
   expect(initialized.status).toBe(202);
   return sessionId ?? '';
-}
-
-/** Every file under `dir`, read whole (write-ahead logs and temporary files included). */
-function filesUnder(dir: string): { path: string; bytes: Buffer }[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => {
-      const path = join(entry.parentPath, entry.name);
-      return { path, bytes: readFileSync(path) };
-    });
-}
-
-/** Every key of the prefix and what it holds, read by type (DUMP would LZF-compress long values). */
-async function redisDump(url: string): Promise<Buffer> {
-  const prefix = new URL(url).searchParams.get('prefix') ?? '';
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  try {
-    const parts: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      for (const key of keys) {
-        const type = await redis.type(key);
-        const value =
-          type === 'string'
-            ? await redis.get(key)
-            : type === 'hash'
-              ? await redis.hgetall(key)
-              : type === 'zset'
-                ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
-                : type === 'set'
-                  ? await redis.smembers(key)
-                  : type === 'list'
-                    ? await redis.lrange(key, 0, -1)
-                    : type === 'stream'
-                      ? await redis.xrange(key, '-', '+')
-                      : undefined;
-        // A type this dump cannot read must fail the test, not pass it.
-        expect(value, `${key} (${type})`).toBeDefined();
-        parts.push(key, JSON.stringify(value));
-      }
-    } while (cursor !== '0');
-    expect(parts.length).toBeGreaterThan(0);
-    return Buffer.from(parts.join('\n'));
-  } finally {
-    redis.disconnect();
-  }
-}
-
-/** Every row of every table of the schema as text, and `pg_dump --data-only` of it when installed. */
-async function postgresDump(url: string): Promise<Buffer> {
-  const schema = new URL(url).searchParams.get('schema') ?? '';
-  const pool = adminPool();
-  const parts: string[] = [];
-  try {
-    const { rows: tables } = await pool.query<{ name: string }>(
-      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1`,
-      [schema],
-    );
-    expect(tables.length).toBeGreaterThan(0);
-    const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-    for (const { name } of tables) {
-      const { rows } = await pool.query<{ row: string }>(
-        `SELECT t::text AS row FROM ${quote(schema)}.${quote(name)} t`,
-      );
-      parts.push(name, ...rows.map(({ row }) => row));
-    }
-  } finally {
-    await pool.end();
-  }
-  const pgDump = await run('pg_dump', ['--data-only', `--schema=${schema}`, POSTGRES_URL], {
-    maxBuffer: 64 * 1024 * 1024,
-  }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null;
-    throw error;
-  });
-  if (pgDump !== null) parts.push(pgDump.stdout);
-  return Buffer.from(parts.join('\n'));
-}
-
-/** All the backend holds, as one buffer to search. */
-async function dump(kind: StoreKind, url: string): Promise<Buffer> {
-  switch (kind) {
-    case 'sqlite':
-      return Buffer.concat(filesUnder(dirname(url.slice('sqlite:'.length))).map((f) => f.bytes));
-    case 'file':
-      return Buffer.concat(filesUnder(url.slice('file:'.length)).map((f) => f.bytes));
-    case 'redis':
-      return redisDump(url);
-    case 'postgres':
-      return postgresDump(url);
-    case 'memory':
-      throw new Error('the memory store has no dump');
-  }
 }
 
 describe.each(['sqlite', 'file', 'redis', 'postgres'] as const)(
@@ -248,6 +137,72 @@ describe.each(['sqlite', 'file', 'redis', 'postgres'] as const)(
         expect(finalDump.includes(canary)).toBe(true);
         expect(found(finalDump)).toEqual([]);
       } finally {
+        await store.cleanup();
+      }
+    }, 60_000);
+
+    it('with SESSION_ENCRYPTION_KEYS_FILE, holds none of them either when tools store them in context and history', async () => {
+      const store = await testStore(kind);
+      const keysDir = freshDirectory('dump-keys');
+      try {
+        const keyId = `dump-${randomBytes(4).toString('hex')}`;
+        const keysFile = join(keysDir.path, 'keys.json');
+        writeFileSync(
+          keysFile,
+          JSON.stringify({ current: keyId, keys: { [keyId]: randomBytes(32).toString('base64') } }),
+        );
+        const server = await startServer({
+          SESSION_STORE_URL: store.url,
+          MCP_TOKENS: TOKENS_ENV,
+          SESSION_ENCRYPTION_KEYS_FILE: keysFile,
+        });
+        const url = server.url;
+        const secret = `sk-live-${randomBytes(24).toString('hex')}`;
+
+        // The 2026 leg: the handle's own state remembers the secret and the handle itself.
+        const { client } = await connectHandleClient(url, 'alice');
+        const { handle } = textOf(await callTool(client, 'open_state', {})) as { handle: string };
+        await callTool(client, 'remember', { handle, key: 'secret', value: secret });
+        await callTool(client, 'remember', { handle, key: 'handle', value: handle });
+        expect(textOf(await callTool(client, 'recall', { handle, key: 'secret' }))).toEqual({
+          key: 'secret',
+          value: secret,
+        });
+        await client.close();
+
+        // The 2025 leg: the session remembers its own id, the handle and the secret.
+        const canary = `canary-client-${randomBytes(12).toString('hex')}`;
+        const sessionId = await initialize(url, canary);
+        for (const [key, value] of Object.entries({ sessionId, handle, secret })) {
+          await rawCallTool(url, sessionId, 'remember', { key, value }, alice);
+        }
+        const recalled = await rawCallTool(url, sessionId, 'recall', { key: 'sessionId' }, alice);
+        expect(recalled.result).toMatchObject({ key: 'sessionId', value: sessionId });
+        const history = await rawCallTool(url, sessionId, 'history', {}, alice);
+        expect(JSON.stringify(history.result)).toContain(secret);
+
+        const needles = needlesOf({
+          sessionId,
+          handle,
+          "handle's session id": handle.slice('h_'.length),
+          secret,
+        });
+        const found = (bytes: Buffer) =>
+          Object.entries(needles)
+            .filter(([, needle]) => bytes.includes(needle))
+            .map(([name]) => name);
+
+        for (const stop of [false, true]) {
+          if (stop) expect(await server.stop('SIGTERM')).toBe(0);
+          const bytes = await dump(kind, store.url);
+          expect(bytes.includes(canary)).toBe(true);
+          // The values are there, encrypted under the file's key; key names stay visible.
+          expect(bytes.includes(`mcpenc:1:${keyId}:`)).toBe(true);
+          expect(bytes.includes('sessionId')).toBe(true);
+          expect(found(bytes)).toEqual([]);
+        }
+      } finally {
+        keysDir.remove();
         await store.cleanup();
       }
     }, 60_000);

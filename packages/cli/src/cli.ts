@@ -7,6 +7,7 @@ import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
 import { newAdapterCommand } from './commands/new-adapter.js';
+import { reencryptCommand } from './commands/reencrypt.js';
 import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { sweepCommand } from './commands/sweep.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   importCommand,
   migrateCommand,
+  reencryptCommand,
   newAdapterCommand,
 ];
 
@@ -46,7 +48,8 @@ ${COMMANDS.map((command) => `  ${command.name.padEnd(NAME_WIDTH + 1)} ${command.
 Every command takes --help. Commands on one store take --store <url> or read SESSION_STORE_URL:
   memory:  file:./data/sessions  sqlite:./data/sessions.db  redis://host:6379/0?prefix=mcp
   postgres://user@host/db?schema=mcp
-Commands that read or tidy a store (list, show, stats, sweep, close, export, and migrate's --from)
+Commands that read or tidy a store (list, show, stats, sweep, close, export, reencrypt, and migrate's
+--from)
 open existing stores only: a missing SQLite file, file-store directory or Postgres schema is an error,
 never created. import and migrate's --to create the store when needed.
 The backend's package must be installed next to the CLI (e.g. npm install @mcp-session/sqlite

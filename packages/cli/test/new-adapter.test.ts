@@ -237,6 +237,7 @@ describe('new-adapter writes a package that works as generated', () => {
       stats: ['passed'],
       isolation: ['passed', 'skipped'],
       manager: ['passed'],
+      encryption: ['passed'],
       validation: ['passed'],
       lifecycle: ['passed'],
       durable: ['skipped'],

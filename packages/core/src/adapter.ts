@@ -19,13 +19,16 @@
 export { BaseSessionStore, DEFAULT_SWEEP_LIMIT } from './base-store.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export {
+  DecryptionError,
   InvalidIdError,
   InvalidStoreUrlError,
   InvalidTransitionError,
   InvalidValueError,
   isSessionError,
+  KeyringError,
   PayloadTooLargeError,
   QuotaExceededError,
+  ReencryptionUnsupportedError,
   SessionClosedError,
   SessionError,
   type SessionErrorCode,

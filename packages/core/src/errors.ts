@@ -16,7 +16,10 @@ export type SessionErrorCode =
   | 'INVALID_STORE_URL'
   | 'STORE_PACKAGE_MISSING'
   | 'QUOTA_EXCEEDED'
-  | 'STORE_NOT_FOUND';
+  | 'STORE_NOT_FOUND'
+  | 'INVALID_KEYRING'
+  | 'DECRYPTION_FAILED'
+  | 'REENCRYPTION_UNSUPPORTED';
 
 /**
  * Marks every error of this project. `Symbol.for` makes it the same symbol in every copy of this package,
@@ -255,4 +258,50 @@ export class QuotaExceededError extends SessionError {
         : `The store holds ${limit} sessions, the most allowed. Retry later.`,
     );
   }
+}
+
+/**
+ * A keyring for at-rest encryption (`createKeyring`, `loadKeyringFile`) is malformed: a key that is not
+ * 32 bytes, a `current` id that names no key, an id with characters outside `A-Z a-z 0-9 _ -`, a keys file
+ * that is not the documented JSON. The message names the key id or the field, never key material or the
+ * file's content. Nothing was encrypted.
+ */
+export class KeyringError extends SessionError {
+  readonly code = 'INVALID_KEYRING' as const;
+}
+
+/**
+ * A stored value did not decrypt: it names a key id the keyring lacks (add the old key back until the store
+ * is re-encrypted), it was altered or copied from another session or context key (the authentication tag
+ * does not match), or the manager has no keyring but the store holds encrypted values. Nothing secret is
+ * in the message: only the key id, the kind of field, and the context key or log name.
+ */
+export class DecryptionError extends SessionError {
+  readonly code = 'DECRYPTION_FAILED' as const;
+
+  constructor(
+    /** Why: the manager has no keyring, the keyring lacks the key, or the ciphertext does not verify. */
+    readonly reason: 'no-keyring' | 'unknown-key' | 'tampered',
+    /** The key id the stored value names, or null when it names none (malformed). */
+    readonly keyId: string | null,
+    /** What failed: `context.<key>` or `log.<name>`. */
+    readonly field: string,
+  ) {
+    const key = keyId === null ? 'an unreadable key id' : `key id "${keyId}"`;
+    super(
+      reason === 'no-keyring'
+        ? `${field} is encrypted (${key}) but this SessionManager has no keyring: pass the keyring as the \`encryption\` option.`
+        : reason === 'unknown-key'
+          ? `${field} is encrypted with ${key}, which the keyring does not hold: add that key to the keyring (older keys stay until the store is re-encrypted).`
+          : `${field} does not decrypt (${key}): it was altered, truncated, or copied from another session or field.`,
+    );
+  }
+}
+
+/**
+ * `reencryptStore` needs the store primitive `replaceEntries` to rewrite history entries, and this store
+ * (an adapter written before it existed) does not have it. Upgrade the adapter. Nothing was rewritten.
+ */
+export class ReencryptionUnsupportedError extends SessionError {
+  readonly code = 'REENCRYPTION_UNSUPPORTED' as const;
 }

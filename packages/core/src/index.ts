@@ -1,12 +1,27 @@
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export {
+  createKeyring,
+  ENCRYPTED_VALUE_PREFIX,
+  type EncryptionBinding,
+  encryptedKeyId,
+  isEncryptedValue,
+  isKeyring,
+  Keyring,
+  type KeyringOptions,
+  loadKeyringFile,
+  parseKeyringJson,
+} from './encryption.js';
+export {
+  DecryptionError,
   InvalidIdError,
   InvalidStoreUrlError,
   InvalidTransitionError,
   InvalidValueError,
   isSessionError,
+  KeyringError,
   PayloadTooLargeError,
   QuotaExceededError,
+  ReencryptionUnsupportedError,
   SessionClosedError,
   SessionError,
   type SessionErrorCode,
@@ -35,6 +50,12 @@ export {
   type SessionMetrics,
   type SessionStatistics,
 } from './manager.js';
+export {
+  type ReencryptOptions,
+  type ReencryptProgress,
+  type ReencryptResult,
+  reencryptStore,
+} from './reencrypt.js';
 export {
   type CreateStoreOptions,
   createStore,

@@ -1,5 +1,13 @@
 import { type Clock, systemClock } from './clock.js';
 import {
+  type EncryptionBinding,
+  isEncryptedValue,
+  isKeyring,
+  type Keyring,
+  openValue,
+  sealValue,
+} from './encryption.js';
+import {
   InvalidValueError,
   isSessionError,
   QuotaExceededError,
@@ -34,6 +42,7 @@ import {
   assertValidKey,
   assertValidLogName,
   assertValidOwner,
+  jsonByteLength,
   markCheckedJson,
   resolveLimits,
   type SessionLimits,
@@ -96,6 +105,15 @@ export interface SessionManagerOptions {
   quotaRefreshMs?: number;
   /** Called when an event listener throws. Default: `console.error`. */
   onListenerError?: (error: unknown, event: string) => void;
+  /**
+   * Encrypts every top-level context value and every history entry at rest with this keyring's current
+   * key (`createKeyring`, `loadKeyringFile`); any key of it decrypts. Default: none, values are stored in
+   * clear. With it, `limits.maxContextBytes` counts the stored (encrypted) form, about 4/3 of the JSON
+   * plus ~60 bytes per key; `maxMessageBytes` counts the message in clear. Values in clear (written
+   * before) still read, and are encrypted when next written or by `reencryptStore`. See the README,
+   * "Encryption at rest", for what is and is not protected.
+   */
+  encryption?: Keyring;
 }
 
 /** A session as the manager hands it out: the record, with the caller's own session id as `id`. */
@@ -249,6 +267,8 @@ export class SessionManager {
   readonly maxSessions: number | null;
   readonly quotaRefreshMs: number;
   readonly #idBytes: number;
+  /** The at-rest keyring, or null when context and history are stored in clear. */
+  readonly #keyring: Keyring | null;
   /** The tail of each owner's queue of creates: one owner's quota check and create run one at a time. */
   readonly #ownerQueues = new Map<string, Promise<unknown>>();
   /** The last count behind `maxSessions`, and what this manager created since. */
@@ -315,6 +335,7 @@ export class SessionManager {
       );
     }
     this.hashIds = options.hashIds ?? true;
+    this.#keyring = atRestKeyring(options.encryption);
     this.#idBytes = options.idBytes ?? DEFAULT_ID_BYTES;
     generateSessionId(this.#idBytes);
     this.#events = new TypedEmitter<SessionEvents>(
@@ -400,10 +421,12 @@ export class SessionManager {
   ): Promise<Session> {
     for (let attempt = 0; ; attempt++) {
       const id = generateSessionId(this.#idBytes);
+      const storageId = this.storageId(id);
+      const plainContext = structuredClone(context);
       const record: SessionRecord = {
-        id: this.storageId(id),
+        id: storageId,
         state: 'active',
-        context: markCheckedJson(structuredClone(context)),
+        context: markCheckedJson(this.#sealContext(storageId, plainContext)),
         metadata: markCheckedJson(structuredClone(metadata)),
         owner,
         createdAt: now,
@@ -421,7 +444,7 @@ export class SessionManager {
       }
       this.#counters.sessionsCreated++;
       this.#events.emit('created', { id, owner });
-      return { ...record, id };
+      return { ...record, context: plainContext, id };
     }
   }
 
@@ -497,7 +520,7 @@ export class SessionManager {
   async peekSession(id: string, options: AccessOptions = {}): Promise<Session | null> {
     const owner = this.#owner(options);
     const record = await this.store.get(this.storageId(id), { now: this.clock.now(), owner });
-    return record ? { ...record, id } : null;
+    return record ? this.#session(record, id) : null;
   }
 
   /**
@@ -545,7 +568,7 @@ export class SessionManager {
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.transitionState(id, 'closed', options);
+        await this.#transition(id, 'closed', options);
         return true;
       } catch (error) {
         if (isSessionError(error, 'SESSION_NOT_FOUND')) return false; // also: someone else closed it
@@ -596,7 +619,7 @@ export class SessionManager {
           this.#counters.transitions++;
           this.#events.emit('transitioned', { id, from: record.state, to: 'active' });
         }
-        return { ...updated, id };
+        return this.#session(updated, id);
       } catch (error) {
         if (isSessionError(error, 'SESSION_NOT_FOUND')) return null;
         if (!isSessionError(error, 'VERSION_CONFLICT')) throw error;
@@ -616,7 +639,7 @@ export class SessionManager {
         { now, owner, expectedState: RESUMABLE_STATES },
       );
       this.#counters.activityWrites++;
-      return { ...record, id };
+      return this.#session(record, id);
     } catch (error) {
       throw this.#mapStateConflict(error);
     }
@@ -713,7 +736,8 @@ export class SessionManager {
     const now = this.clock.now();
     const storageId = this.storageId(id);
     try {
-      const result = await this.store.append(storageId, HISTORY_LOG, markCheckedJson([message]), {
+      const stored = [this.#sealEntry(storageId, HISTORY_LOG, message)];
+      const result = await this.store.append(storageId, HISTORY_LOG, markCheckedJson(stored), {
         now,
         owner,
         expectedState: WRITABLE_STATES,
@@ -824,8 +848,10 @@ export class SessionManager {
     }
     // Without a lower bound, a limit means "the newest n": read backwards, then restore the order.
     const newestFirst = limit !== undefined && afterSeq === undefined;
+    const storageId = this.storageId(id);
+    let entries: LogEntry[];
     try {
-      const entries = await this.store.read(this.storageId(id), log, {
+      entries = await this.store.read(storageId, log, {
         now: this.clock.now(),
         owner: this.#owner(options),
         expectedState: RESUMABLE_STATES,
@@ -834,10 +860,11 @@ export class SessionManager {
         ...(beforeSeq === undefined ? {} : { beforeSeq }),
         order: newestFirst ? 'desc' : 'asc',
       });
-      return newestFirst ? entries.reverse() : entries;
     } catch (error) {
       throw this.#mapStateConflict(error);
     }
+    const opened = this.#openEntries(storageId, log, entries);
+    return newestFirst ? opened.reverse() : opened;
   }
 
   // ── state machine ──────────────────────────────────────────────────────────────────────────────
@@ -855,6 +882,15 @@ export class SessionManager {
     to: SessionState,
     options: AccessOptions & { recordActivity?: boolean } = {},
   ): Promise<Session> {
+    return this.#session(await this.#transition(id, to, options), id);
+  }
+
+  /** `transitionState` without opening the context: `closeSession` needs no plaintext. */
+  async #transition(
+    id: string,
+    to: SessionState,
+    options: AccessOptions & { recordActivity?: boolean },
+  ): Promise<SessionRecord> {
     if (!Object.hasOwn(SESSION_TRANSITIONS, to)) {
       throw new InvalidValueError(`Unknown session state ${JSON.stringify(to)}`);
     }
@@ -883,7 +919,7 @@ export class SessionManager {
         this.#counters.sessionsClosed++;
         this.#events.emit('closed', { id });
       }
-      return { ...updated, id };
+      return updated;
     } catch (error) {
       throw this.#mapStateConflict(error, false);
     }
@@ -1000,13 +1036,14 @@ export class SessionManager {
     const storageId = this.storageId(id);
     const now = this.clock.now();
     // Every JSON value of the change was validated by the method that built it.
-    for (const value of [change.context, change.metadata, change.contextSet]) {
+    const stored = this.#sealChange(storageId, change);
+    for (const value of [stored.context, stored.metadata, stored.contextSet]) {
       if (value !== undefined) markCheckedJson(value);
     }
     try {
       const record = await this.store.update(
         storageId,
-        { ...change, touch: this.#touch(now) },
+        { ...stored, touch: this.#touch(now) },
         {
           now,
           owner,
@@ -1016,7 +1053,7 @@ export class SessionManager {
         },
       );
       this.#events.emit('updated', { id, version: record.version });
-      return { ...record, id };
+      return this.#session(record, id);
     } catch (error) {
       throw this.#mapStateConflict(error);
     }
@@ -1025,7 +1062,8 @@ export class SessionManager {
   /** Writes activity for a read when the throttle window has passed; otherwise returns the record as read. */
   async #recordActivity(id: string, record: SessionRecord, owner: string | null): Promise<Session> {
     const now = this.clock.now();
-    if (now - record.lastActivityAt < this.activityWriteIntervalMs) return { ...record, id };
+    if (now - record.lastActivityAt < this.activityWriteIntervalMs)
+      return this.#session(record, id);
     try {
       const updated = await this.store.update(
         record.id,
@@ -1033,10 +1071,71 @@ export class SessionManager {
         { now, owner, expectedState: RESUMABLE_STATES },
       );
       this.#counters.activityWrites++;
-      return { ...updated, id };
+      return this.#session(updated, id);
     } catch (error) {
       throw this.#mapStateConflict(error);
     }
+  }
+
+  // ── at-rest encryption (the only place stored context values and history entries are sealed/opened) ──
+
+  /** The session a caller sees: the record with its context opened and the session id as `id`. */
+  #session(record: SessionRecord, id: string): Session {
+    return { ...record, context: this.#openContext(record.id, record.context), id };
+  }
+
+  #openContext(storageId: string, context: JsonObject): JsonObject {
+    const opened: JsonObject = {};
+    for (const [key, value] of Object.entries(context)) {
+      opened[key] = openValue(this.#keyring, value, contextBinding(storageId, key));
+    }
+    return opened;
+  }
+
+  /**
+   * The stored form of a context: each top-level value sealed on its own, so writers of disjoint keys stay
+   * as independent as in clear. Without a keyring, a value that looks encrypted is refused: it would read
+   * back as ciphertext.
+   */
+  #sealContext(storageId: string, context: Readonly<Record<string, JsonValue>>): JsonObject {
+    const stored: JsonObject = {};
+    for (const [key, value] of Object.entries(context)) {
+      if (this.#keyring === null && isEncryptedValue(value)) {
+        throw new InvalidValueError(
+          'A context value may not be a string starting with "mcpenc:" (the encrypted form) without a keyring',
+          `context.${key}`,
+        );
+      }
+      stored[key] = sealValue(this.#keyring, value, contextBinding(storageId, key));
+    }
+    if (this.#keyring !== null) {
+      // The store enforces maxContextBytes on the stored form; a create is not checked by it.
+      assertMaxBytes(jsonByteLength(stored), this.limits.maxContextBytes, 'context (encrypted)');
+    }
+    return stored;
+  }
+
+  #sealChange(storageId: string, change: SessionChange): SessionChange {
+    const stored: SessionChange = { ...change };
+    if (change.context !== undefined) stored.context = this.#sealContext(storageId, change.context);
+    if (change.contextSet !== undefined) {
+      stored.contextSet = this.#sealContext(storageId, change.contextSet);
+    }
+    return stored;
+  }
+
+  #sealEntry(storageId: string, log: string, entry: JsonValue): JsonValue {
+    return sealValue(this.#keyring, entry, logBinding(storageId, log));
+  }
+
+  /** Opens the entries of the history log; other logs (the MCP event store's are sealed by it) pass as stored. */
+  #openEntries(storageId: string, log: string, entries: LogEntry[]): LogEntry[] {
+    if (log !== HISTORY_LOG) return entries;
+    const binding = logBinding(storageId, log);
+    return entries.map((entry) => ({
+      ...entry,
+      data: openValue(this.#keyring, entry.data, binding),
+    }));
   }
 
   /**
@@ -1076,4 +1175,23 @@ function isWellFormedId(id: string, maxLength: number): boolean {
   } catch {
     return false;
   }
+}
+
+function atRestKeyring(encryption: Keyring | undefined): Keyring | null {
+  if (encryption === undefined) return null;
+  if (!isKeyring(encryption)) {
+    throw new InvalidValueError(
+      'encryption must be a keyring made by createKeyring or loadKeyringFile',
+      'encryption',
+    );
+  }
+  return encryption;
+}
+
+function contextBinding(storageId: string, key: string): EncryptionBinding {
+  return { storageId, purpose: 'context', field: key };
+}
+
+function logBinding(storageId: string, log: string): EncryptionBinding {
+  return { storageId, purpose: 'log', field: log };
 }

@@ -18,6 +18,7 @@ export const GROUPS = [
   'stats',
   'isolation',
   'manager',
+  'encryption',
   'validation',
   'lifecycle',
   'durable',

@@ -2,6 +2,7 @@ import type { ConformanceCase } from '../types.js';
 import { argumentCases } from './arguments.js';
 import { concurrencyCases } from './concurrency.js';
 import { durableCases } from './durable.js';
+import { encryptionCases } from './encryption.js';
 import { expiryCases } from './expiry.js';
 import { isolationCases } from './isolation.js';
 import { lifecycleCases } from './lifecycle.js';
@@ -27,6 +28,7 @@ export const conformanceCases: readonly ConformanceCase[] = Object.freeze([
   ...isolationCases,
   ...ownerFirstCases,
   ...managerCases,
+  ...encryptionCases,
   ...validationCases,
   ...argumentCases,
   ...lifecycleCases,
