@@ -43,6 +43,17 @@ function startWorker(args: string[]): {
   return { child, lines, exited };
 }
 
+/** Resolves once the worker printed a line (or exited). */
+async function firstLine(run: ReturnType<typeof startWorker>): Promise<void> {
+  let exited = false;
+  void run.exited.then(() => {
+    exited = true;
+  });
+  while (run.lines.length === 0 && !exited) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('several processes on one file', () => {
   it('ten processes opening a new file at once all succeed: the schema is created exactly once', async () => {
     const path = join(directory, 'race.db');
@@ -64,8 +75,11 @@ describe('several processes on one file', () => {
     const acknowledged: number[] = [];
     for (let round = 0; round < 20; round++) {
       const run = startWorker(['append', path, id, String(round)]);
-      // Kill somewhere between start-up and a few hundred appends in.
-      await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 700));
+      // Even rounds kill at a random moment from the spawn, start-up included; odd rounds once the worker
+      // has acknowledged its first append, so some appends are acknowledged however slowly a loaded
+      // machine starts the worker (CI once saw 20 kills before any worker had opened the file).
+      if (round % 2 === 1) await firstLine(run);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 700));
       run.child.kill('SIGKILL');
       await run.exited;
       acknowledged.push(...run.lines.filter((line) => /^\d+$/.test(line)).map(Number));
