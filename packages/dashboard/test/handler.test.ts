@@ -25,7 +25,11 @@ describe('dashboard handler', () => {
   });
 
   it('answers 401 without the token, or with a wrong one, and renders nothing', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }]) {
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong-token-wrong-token' },
+    ];
+    for (const headers of attempts) {
       for (const path of ['/', '/api/stats', '/api/sessions', '/assets/x.js']) {
         const response = await fetch(`${served.origin}${path}`, { headers, redirect: 'manual' });
         expect(response.status, path).toBe(401);

@@ -19,9 +19,9 @@ export function relative(at: number, now: number): string {
   return at <= now ? `${duration(now - at)} ago` : `in ${duration(at - now)}`;
 }
 
-/** An exact time, for titles and the session page: ISO 8601 in UTC. */
+/** An exact time, for titles and the session page: UTC, to the second (`2026-12-07 14:03:09Z`). */
 export function exact(at: number): string {
-  return new Date(at).toISOString().replace('.000Z', 'Z');
+  return `${new Date(at).toISOString().slice(0, 19).replace('T', ' ')}Z`;
 }
 
 const numbers = new Intl.NumberFormat('en');

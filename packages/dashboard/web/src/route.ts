@@ -33,6 +33,8 @@ export function useRoute(): Route {
   useEffect(() => {
     const update = () => setRoute(parseRoute(location.hash));
     addEventListener('hashchange', update);
+    // Effects run after the first paint: a hash change before that fired no event we heard.
+    update();
     return () => removeEventListener('hashchange', update);
   }, []);
   return route;
