@@ -148,12 +148,9 @@ export function dashboardInBrowser(kind: StoreKind): void {
         },
         { now },
       );
-      const expected = (stats.total + 1).toLocaleString('en');
-      await page.waitForFunction(
-        `document.querySelector('[data-stat="total"]')?.textContent?.trim() === ${JSON.stringify(expected)}`,
-        undefined,
-        { timeout: 15_000 },
-      );
+      await expect
+        .poll(() => shown('total'), { timeout: 15_000 })
+        .toBe((stats.total + 1).toLocaleString('en'));
       await page.close();
     });
 
