@@ -130,7 +130,7 @@ async function handle(
         'cache-control': 'no-store',
         ...(fromQuery
           ? {
-              'set-cookie': `${cookie}=${options.token}; Path=${basePath}; HttpOnly; SameSite=Strict${secure}`,
+              'set-cookie': `${cookie}=${encodeURIComponent(options.token)}; Path=${basePath}; HttpOnly; SameSite=Strict${secure}`,
             }
           : {}),
       },

@@ -232,7 +232,7 @@ export function dashboardInBrowser(kind: StoreKind): void {
       await page.close();
     });
 
-    it('in write mode closes a session only after the confirmation, and the store has it closed', async () => {
+    it('in write mode closes a session and runs a sweep, each only after its confirmation, and the store changes', async () => {
       const { browser, writable, store } = world;
       const [victim] = (await store.list({ now: Date.now(), state: 'active', limit: 1 })).records;
       if (!victim) throw new Error('the seed has no active session');
@@ -250,6 +250,16 @@ export function dashboardInBrowser(kind: StoreKind): void {
       await page.getByRole('dialog').getByRole('button', { name: 'Yes, close it' }).click();
       await expect.poll(() => page.locator('[data-field="state"]').textContent()).toBe('closed');
       expect((await store.get(victim.id, { now: Date.now() }))?.state).toBe('closed');
+
+      // The sweep, behind its own confirmation, deletes the expired sessions the seed left.
+      expect((await store.stats(Date.now())).expired).toBeGreaterThan(0);
+      await page.getByRole('link', { name: 'Overview' }).click();
+      await page.getByRole('button', { name: 'Run sweep…' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Yes, sweep' }).click();
+      await expect
+        .poll(() => page.getByRole('status').textContent())
+        .toMatch(/^Swept [\d,]+ expired sessions\.$/);
+      expect((await store.stats(Date.now())).expired).toBe(0);
       await context.close();
     });
 

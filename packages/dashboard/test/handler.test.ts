@@ -62,6 +62,19 @@ describe('dashboard handler', () => {
     expect(await page.text()).toContain('<div id="app">');
   });
 
+  it('accepts any token string in the cookie, however the cookie syntax treats its characters', async () => {
+    const token = 'a token; with=odd "characters" %41';
+    const dashboard = createDashboard({ store, token, assetsDir: inject('assetsDir') });
+    const login = await dashboard.fetch(
+      new Request(`http://127.0.0.1/?token=${encodeURIComponent(token)}`),
+    );
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const page = await dashboard.fetch(
+      new Request('http://127.0.0.1/api/config', { headers: { cookie } }),
+    );
+    expect(page.status).toBe(200);
+  });
+
   it('refuses a foreign Host (DNS rebinding) and a foreign Origin with 403, before looking at the token', async () => {
     // fetch() cannot set Host; a raw request can.
     const { request } = await import('node:http');
