@@ -157,7 +157,22 @@ export function dashboardInBrowser(kind: StoreKind): void {
     it('filters by state and owner and pages forward and back, page by page as the store lists them', async () => {
       const { context, readOnly, store } = world;
       const page = await context.newPage();
-      await page.goto(`${readOnly.origin}/#/sessions`);
+      await page.goto(`${readOnly.origin}/`);
+      await page.locator('[data-stat="total"]').waitFor();
+      // By keyboard alone: Tab past "Skip to content" and "Overview" to "Sessions", which shows its focus.
+      for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+      const focused = page.locator(':focus');
+      expect(await focused.textContent()).toBe('Sessions');
+      const outline = await focused.evaluate((element) =>
+        (
+          globalThis as unknown as {
+            getComputedStyle(e: unknown): { outlineStyle: string; outlineWidth: string };
+          }
+        ).getComputedStyle(element),
+      );
+      expect(outline).toMatchObject({ outlineStyle: 'solid', outlineWidth: '3px' });
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/#\/sessions$/);
       await page.locator('table.sessions').waitFor();
       await page.getByLabel('State').selectOption('idle');
       await page.getByRole('button', { name: 'Filter' }).click();
