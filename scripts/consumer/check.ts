@@ -5,8 +5,9 @@
  *
  * 1. typechecks a strict consumer (`skipLibCheck: false`) under node16 and bundler resolution, in a
  *    project that has SDK 1.x only (the handles entry must not need `@modelcontextprotocol/server`);
- * 2. runs one smoke script per backend (memory, sqlite, file, redis, postgres: real services) and an SDK
- *    1.x server with a real client; each must exit by itself once it closed what it opened;
+ * 2. runs one smoke script per backend (memory, sqlite, file, redis, postgres: real services), an SDK
+ *    1.x server with a real client, and the dashboard served from its packaged front-end; each must exit
+ *    by itself once it closed what it opened;
  * 3. runs the `mcp-session` binary: stats on the store the sqlite smoke made, exit 1 on a misspelt path;
  * 4. bundles a script with esbuild and runs it where no @mcp-session package is installed;
  * 5. installs SDK 2.x and typechecks the handle tool helpers against it.
@@ -46,6 +47,7 @@ const PUBLISHED = [
   'postgres',
   'mcp',
   'cli',
+  'dashboard',
   'test-suite',
 ];
 /** SDK 2.x packages, left out of the first install so that project has SDK 1.x only. */
@@ -289,7 +291,7 @@ try {
     },
   );
 
-  for (const smoke of ['memory', 'sqlite', 'file', 'redis', 'postgres', 'mcp-sdk1']) {
+  for (const smoke of ['memory', 'sqlite', 'file', 'redis', 'postgres', 'mcp-sdk1', 'dashboard']) {
     await step(`smoke: ${smoke} (exits by itself once closed)`, async () => {
       await expectSuccess(process.execPath, [join('out', `${smoke}.js`)], {
         cwd: project,

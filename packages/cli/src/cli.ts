@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isSessionError } from '@mcp-session/core';
 import { Args, GLOBAL_OPTIONS, STORE_OPTION, UsageError } from './args.js';
 import { closeCommand } from './commands/close.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   importCommand,
   migrateCommand,
   reencryptCommand,
+  dashboardCommand,
   newAdapterCommand,
 ];
 

@@ -1,0 +1,3 @@
+import { dashboardInBrowser } from './browser-suite.ts';
+
+dashboardInBrowser('postgres');
