@@ -21,8 +21,14 @@ if (config.metricsToken === undefined) {
   console.warn('No METRICS_TOKEN: /metrics is readable by anyone who can reach this port.');
 }
 
+// Every signal after the first is ignored: the shutdown is already bounded by SHUTDOWN_GRACE_MS, and a
+// Ctrl-C reaches this process twice under `pnpm start` (once from the terminal's process group, once
+// forwarded by pnpm), which with `once` killed it by the default action mid-close.
+let closing = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (closing) return;
+    closing = true;
     console.log(`${signal}: closing transports; sessions stay in the store`);
     setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
     app.close().then(
