@@ -39,6 +39,15 @@ export {
   VersionConflictError,
 } from './errors.js';
 export {
+  assertValidChannel,
+  BaseMessageBus,
+  checkPublishArgs,
+  checkSubscribeArgs,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_CHANNEL_LENGTH,
+  type MessageBusOptions,
+} from './message-bus.js';
+export {
   parsePathUrl,
   redactUrl,
   registerStore,
@@ -54,6 +63,8 @@ export type {
   CreateOptions,
   ListOptions,
   ListPage,
+  MessageBus,
+  MessageHandler,
   ReadOptions,
   RecordGuards,
   ReplaceEntriesOptions,
@@ -63,6 +74,7 @@ export type {
   SessionStore,
   SweepOptions,
   Touch,
+  Unsubscribe,
   UpdateOptions,
 } from './store.js';
 export {

@@ -35,6 +35,7 @@ export {
   type SessionMetrics,
   type SessionStatistics,
 } from './manager.js';
+export { DEFAULT_MAX_MESSAGE_BYTES, MAX_CHANNEL_LENGTH } from './message-bus.js';
 export {
   type CreateStoreOptions,
   createStore,
@@ -60,6 +61,8 @@ export type {
   CreateOptions,
   ListOptions,
   ListPage,
+  MessageBus,
+  MessageHandler,
   ReadOptions,
   RecordGuards,
   ReplaceEntriesOptions,
@@ -69,6 +72,7 @@ export type {
   SessionStore,
   SweepOptions,
   Touch,
+  Unsubscribe,
   UpdateOptions,
 } from './store.js';
 export {

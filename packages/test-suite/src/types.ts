@@ -22,6 +22,7 @@ export const GROUPS = [
   'lifecycle',
   'durable',
   'processes',
+  'messaging',
 ] as const;
 
 export type GroupName = (typeof GROUPS)[number];
@@ -67,7 +68,8 @@ export type Requirement = keyof StoreCapabilities | 'childModule' | 'damagePaylo
 export interface ConformanceCase {
   group: GroupName;
   name: string;
-  requires?: Requirement;
+  /** What the case needs; with a list, it needs every one of them. */
+  requires?: Requirement | readonly Requirement[];
   /** Milliseconds; default 30 000. */
   timeout?: number;
   run(t: CaseContext): Promise<void>;
