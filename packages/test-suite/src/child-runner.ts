@@ -148,7 +148,11 @@ switch (task) {
     for (let i = 0; i < Number(args.count); i++) {
       await bus.publish(String(args.back), `${worker}:${i}`);
     }
+    // A polling bus's timer is unref'd (subscriptions alone never keep a process alive), so this task
+    // holds the process open while it waits; the timer is cleared before close, which must then suffice.
+    const keepAlive = setInterval(() => undefined, 1_000);
     await done;
+    clearInterval(keepAlive);
     result = { received };
     break;
   }
