@@ -36,7 +36,6 @@ interface MessageRow {
  * `retentionMs` are deleted by publishers, so the table holds about that long's traffic.
  */
 export class SqliteMessageBus extends BaseMessageBus {
-  readonly #db: Database;
   readonly #options: SqliteMessageBusOptions;
   readonly #insert: Statement;
   readonly #prune: Statement;
@@ -52,7 +51,7 @@ export class SqliteMessageBus extends BaseMessageBus {
 
   constructor(db: Database, options: SqliteMessageBusOptions) {
     super({ backend: 'SQLite' });
-    this.#db = db;
+
     this.#options = options;
     this.#insert = db.prepare('INSERT INTO messages (channel, payload, at) VALUES (?, ?, ?)');
     this.#prune = db.prepare('DELETE FROM messages WHERE at < ?');
