@@ -51,8 +51,12 @@ describe('BaseMessageBus', () => {
     let open: () => void = () => undefined;
     bus.gate = new Promise((resolve) => (open = resolve));
     let settled = 0;
-    const first = bus.subscribe('c', () => undefined).then((u) => (settled++, u));
-    const second = bus.subscribe('c', () => undefined).then((u) => (settled++, u));
+    const counted = <T>(value: T): T => {
+      settled++;
+      return value;
+    };
+    const first = bus.subscribe('c', () => undefined).then(counted);
+    const second = bus.subscribe('c', () => undefined).then(counted);
     await flush();
     expect(settled).toBe(0);
     open();
