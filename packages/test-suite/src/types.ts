@@ -39,7 +39,7 @@ export interface ConformanceOptions {
   destroy?(location: string): void | Promise<void>;
   /**
    * Absolute path of an ES module exporting `open(location): Promise<SessionStore>`, loaded in child
-   * processes by the "lifecycle" (the process can exit after close) and "processes" groups. Without it
+   * processes by the "lifecycle" (the process can exit after close), "processes" and "messaging" groups. Without it
    * those cases are skipped with that reason.
    */
   childModule?: string;
