@@ -242,6 +242,7 @@ describe('new-adapter writes a package that works as generated', () => {
       lifecycle: ['passed'],
       durable: ['skipped'],
       processes: ['skipped'],
+      messaging: ['skipped'],
     });
 
     const build = await node(
@@ -281,7 +282,12 @@ describe('new-adapter writes a package that works as generated', () => {
     expect(used.code, used.output).toBe(0);
     expect(JSON.parse(used.output)).toEqual({
       isStore: true,
-      capabilities: { durable: false, sharedAcrossProcesses: false, nativeExpiry: false },
+      capabilities: {
+        durable: false,
+        sharedAcrossProcesses: false,
+        nativeExpiry: false,
+        messaging: false,
+      },
       context: { plan: 'pro' },
       refused: {
         'acme-kv://db.internal/sessions':

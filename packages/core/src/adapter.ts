@@ -42,6 +42,15 @@ export {
   VersionConflictError,
 } from './errors.js';
 export {
+  assertValidChannel,
+  BaseMessageBus,
+  checkPublishArgs,
+  checkSubscribeArgs,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_CHANNEL_LENGTH,
+  type MessageBusOptions,
+} from './message-bus.js';
+export {
   parsePathUrl,
   redactUrl,
   registerStore,
@@ -57,6 +66,8 @@ export type {
   CreateOptions,
   ListOptions,
   ListPage,
+  MessageBus,
+  MessageHandler,
   ReadOptions,
   RecordGuards,
   ReplaceEntriesOptions,
@@ -66,6 +77,7 @@ export type {
   SessionStore,
   SweepOptions,
   Touch,
+  Unsubscribe,
   UpdateOptions,
 } from './store.js';
 export {

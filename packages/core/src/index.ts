@@ -50,6 +50,7 @@ export {
   type SessionMetrics,
   type SessionStatistics,
 } from './manager.js';
+export { DEFAULT_MAX_MESSAGE_BYTES, MAX_CHANNEL_LENGTH } from './message-bus.js';
 export {
   type ReencryptOptions,
   type ReencryptProgress,
@@ -81,6 +82,8 @@ export type {
   CreateOptions,
   ListOptions,
   ListPage,
+  MessageBus,
+  MessageHandler,
   ReadOptions,
   RecordGuards,
   ReplaceEntriesOptions,
@@ -90,6 +93,7 @@ export type {
   SessionStore,
   SweepOptions,
   Touch,
+  Unsubscribe,
   UpdateOptions,
 } from './store.js';
 export {

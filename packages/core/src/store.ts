@@ -206,6 +206,13 @@ export interface SessionStore {
   readonly capabilities: StoreCapabilities;
 
   /**
+   * Live messages between the processes that open this store's location: present exactly when
+   * `capabilities.messaging` is true. `close()` releases it (its dedicated connections, timers and
+   * subscriptions). See `MessageBus` for the delivery guarantee.
+   */
+  readonly messages?: MessageBus;
+
+  /**
    * Inserts a new record exactly as given (including `version` and `messageCount`), with the logs in
    * `options.logs` if any, in one atomic step. An expired record with the same id is replaced, its logs
    * dropped.
@@ -300,4 +307,55 @@ export interface SessionStore {
    * other primitives fail with `StoreClosedError`.
    */
   close(): Promise<void>;
+}
+
+/** Ends one subscription. Idempotent; resolves once no later message reaches its handler. */
+export type Unsubscribe = () => Promise<void>;
+
+/** Receives the payload of one message, exactly as it was published. */
+export type MessageHandler = (payload: string) => void;
+
+/**
+ * A store's bus for live messages between processes (`store.messages`), on the engine's own mechanism:
+ * Redis pub/sub, Postgres LISTEN/NOTIFY, a polled table or file for SQLite and the file store, in-process
+ * for memory.
+ *
+ * Delivery guarantee, the same on every backend:
+ * - **Live, at most once.** A message reaches each subscription of its channel that was live when the
+ *   message was published (its `subscribe` had resolved), in every process that opened the same location.
+ *   Nothing is stored for later: a subscriber that is not there (not yet subscribed, disconnected,
+ *   crashed) never gets it, and nothing is replayed. What must survive belongs in a log (`append`), the
+ *   bus only says "look" or carries what is worthless when late.
+ * - **In order per channel and publisher.** Messages one process publishes on one channel, each after the
+ *   previous `publish` resolved, arrive in that order. No order across channels or across publishers.
+ * - **Exact channels.** A channel is compared as the exact string: no case folding, trimming or prefix
+ *   matching; channels of two stores at different locations (prefixes, schemas, files) never meet.
+ * - **Opaque payloads.** The bus never logs, parses or changes a payload; seal it if it is secret.
+ * - A handler is called on the event loop, one message at a time per process; an exception it throws is
+ *   reported with `process.emitWarning` (without the payload) and does not stop delivery.
+ *
+ * Arguments are checked before anything is sent (`checkPublishArgs`, `checkSubscribeArgs`): a channel is
+ * 1–256 characters from space to `~` (0x20–0x7E); a payload a well-formed string without NUL of at most
+ * `maxMessageBytes` UTF-8 bytes (default `DEFAULT_MAX_MESSAGE_BYTES`, 1 MiB). Failures of the engine are
+ * `StoreUnavailableError`; after the store's `close()`, `StoreClosedError`.
+ */
+export interface MessageBus {
+  /** Largest payload `publish` accepts, UTF-8 bytes. */
+  readonly maxMessageBytes: number;
+
+  /**
+   * Sends `payload` to every live subscription of `channel`. Resolves when the engine has accepted the
+   * message (not when it was delivered).
+   * @throws InvalidValueError for a bad channel or payload, PayloadTooLargeError over `maxMessageBytes`:
+   *   nothing is sent.
+   */
+  publish(channel: string, payload: string): Promise<void>;
+
+  /**
+   * Calls `onMessage` with every message published on `channel` from now on, until the returned
+   * `Unsubscribe` is called or the store is closed. Resolves only once the subscription is live: a
+   * `publish` that starts after it resolved, from any process, is delivered to it.
+   * @throws InvalidValueError for a bad channel or a handler that is not a function.
+   */
+  subscribe(channel: string, onMessage: MessageHandler): Promise<Unsubscribe>;
 }

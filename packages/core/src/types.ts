@@ -71,6 +71,12 @@ export interface StoreCapabilities {
    * housekeeping rather than a necessity. Informational: the suite cannot test a backend's own clock.
    */
   nativeExpiry: boolean;
+  /**
+   * The store has a message bus (`store.messages`): live publish/subscribe between every process that
+   * opens the same location, on the engine's own mechanism. Enables the suite's "messaging" group. Absent
+   * means false (stores written before the capability existed).
+   */
+  messaging?: boolean;
 }
 
 /** Aggregates over a store, computed by the backend. */

@@ -10,7 +10,7 @@ import { fsyncDirectory, hasCode, ignoreMissing, writeFileAtomic } from './atomi
 import { FORMAT_VERSION, type Layout, MARKER_FILE } from './layout.js';
 
 /** Directories, among a store's own, that may exist before its marker does (an interrupted first open). */
-const OWN_ENTRIES = new Set(['sessions', 'owners', 'quarantine', 'tmp', MARKER_FILE]);
+const OWN_ENTRIES = new Set(['sessions', 'owners', 'quarantine', 'tmp', 'messages', MARKER_FILE]);
 
 /**
  * Makes the directory usable: creates it, checks it is a store (or empty), creates the fixed

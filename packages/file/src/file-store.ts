@@ -62,6 +62,7 @@ import {
   readLogFile,
   replaceLiveLines,
 } from './log-file.js';
+import { FileMessageBus } from './message-bus.js';
 import {
   type FileSessionStoreOptions,
   type FileStoreWarning,
@@ -118,7 +119,10 @@ export class FileSessionStore extends BaseSessionStore {
     durable: true,
     sharedAcrossProcesses: true,
     nativeExpiry: false,
+    messaging: true,
   });
+  /** Live messages between the processes on this directory: polled append-only files (see `FileMessageBus`). */
+  readonly messages: FileMessageBus;
   protected readonly backend = 'File store';
 
   /** Absolute path of the store directory. */
@@ -143,6 +147,10 @@ export class FileSessionStore extends BaseSessionStore {
     this.directory = directory;
     this.#layout = new Layout(directory);
     this.#options = options;
+    this.messages = new FileMessageBus(directory, {
+      pollIntervalMs: options.messagePollIntervalMs,
+      retentionMs: options.messageRetentionMs,
+    });
     this.#locks = new FileLocks({
       timeoutMs: options.lockTimeoutMs,
       staleMs: options.staleLockMs,
@@ -461,6 +469,7 @@ export class FileSessionStore extends BaseSessionStore {
    * up with `StoreClosedError`. The store holds no open files or timers between operations.
    */
   protected async release(): Promise<void> {
+    await this.messages.close();
     await Promise.allSettled([...this.#lockedWork]);
   }
 

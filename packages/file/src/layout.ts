@@ -69,6 +69,7 @@ export function newIncarnation(): string {
  * <root>/owners/<owner digest>/<digest>    owner index (file content: the storage id)
  * <root>/quarantine/…                      corrupt files moved aside
  * <root>/tmp/<pid>-<random>.tmp            files being written
+ * <root>/messages/<window>.jsonl           message bus: one append-only file per 10-second window
  * ```
  */
 export class Layout {

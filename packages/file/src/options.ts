@@ -5,6 +5,7 @@ import {
   parsePathUrl,
   readUrlOptions,
 } from '@mcp-session/core/adapter';
+import { DEFAULT_MESSAGE_POLL_INTERVAL_MS, DEFAULT_MESSAGE_RETENTION_MS } from './message-bus.js';
 
 /** Something the store noticed and repaired, or that needs a human. */
 export interface FileStoreWarning {
@@ -51,6 +52,17 @@ export interface FileSessionStoreOptions {
    * missing. Default false (a missing directory is created).
    */
   mustExist?: boolean;
+  /**
+   * How often a process with message subscriptions reads the message files, in milliseconds, from 1 to
+   * `MAX_TIMER_MS`: the bus's latency bound. Default 50. The timer runs only while something is
+   * subscribed, unref'd.
+   */
+  messagePollIntervalMs?: number;
+  /**
+   * How long message files are kept, in milliseconds, from 1 to `MAX_TIMER_MS`: a subscriber whose
+   * process stalls longer misses what was published meanwhile. Default 60 000.
+   */
+  messageRetentionMs?: number;
 }
 
 /** Options with defaults applied. */
@@ -60,19 +72,31 @@ export interface ResolvedOptions {
   staleLockMs: number;
   onWarning: (warning: FileStoreWarning) => void;
   mustExist: boolean;
+  messagePollIntervalMs: number;
+  messageRetentionMs: number;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 const DEFAULT_STALE_LOCK_MS = 30_000;
 const MIN_STALE_LOCK_MS = 1_000;
 
-const KNOWN_OPTIONS = ['fsync', 'lockTimeoutMs', 'staleLockMs', 'onWarning', 'mustExist'];
+const KNOWN_OPTIONS = [
+  'fsync',
+  'lockTimeoutMs',
+  'staleLockMs',
+  'onWarning',
+  'mustExist',
+  'messagePollIntervalMs',
+  'messageRetentionMs',
+];
 
 /** The query options of a `file:` URL, read the same way as every store's. */
 const URL_OPTIONS = {
   fsync: { type: 'boolean' },
   lockTimeoutMs: { type: 'integer', min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' },
   staleLockMs: { type: 'integer', min: MIN_STALE_LOCK_MS, max: MAX_TIMER_MS, unit: 'milliseconds' },
+  messagePollIntervalMs: { type: 'integer', min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' },
+  messageRetentionMs: { type: 'integer', min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' },
 } as const;
 
 function printWarning(warning: FileStoreWarning): void {
@@ -116,7 +140,27 @@ export function resolveOptions(options: FileSessionStoreOptions): ResolvedOption
   if (typeof mustExist !== 'boolean') {
     throw new InvalidValueError(`mustExist must be true or false, got ${describe(mustExist)}`);
   }
-  return { fsync, lockTimeoutMs, staleLockMs, onWarning, mustExist };
+  const messagePollIntervalMs = options.messagePollIntervalMs ?? DEFAULT_MESSAGE_POLL_INTERVAL_MS;
+  const messageRetentionMs = options.messageRetentionMs ?? DEFAULT_MESSAGE_RETENTION_MS;
+  for (const [name, value] of [
+    ['messagePollIntervalMs', messagePollIntervalMs],
+    ['messageRetentionMs', messageRetentionMs],
+  ] as const) {
+    if (!isMilliseconds(value, 1)) {
+      throw new InvalidValueError(
+        `${name} must be a positive integer of at most ${MAX_TIMER_MS} (milliseconds), got ${describe(value)}`,
+      );
+    }
+  }
+  return {
+    fsync,
+    lockTimeoutMs,
+    staleLockMs,
+    onWarning,
+    mustExist,
+    messagePollIntervalMs,
+    messageRetentionMs,
+  };
 }
 
 /**

@@ -47,7 +47,7 @@ describe('file: URLs', () => {
     ['file:./x?fsync=true&fsync=false', /file store option "fsync" is given twice/],
     [
       'file:./x?ttl=5',
-      /Unknown file store option "ttl" in "file:\.\/x\?ttl=5" \(known: fsync, lockTimeoutMs, staleLockMs\)/,
+      /Unknown file store option "ttl" in "file:\.\/x\?ttl=5" \(known: fsync, lockTimeoutMs, staleLockMs, messagePollIntervalMs, messageRetentionMs\)/,
     ],
     ['sqlite:./x.db', /opens "file:" URLs/],
   ])('refuses %s with INVALID_STORE_URL', async (url, message) => {

@@ -1,3 +1,4 @@
+export { MemoryMessageBus } from './memory-bus.js';
 export {
   MemorySessionStore,
   type MemorySessionStoreOptions,

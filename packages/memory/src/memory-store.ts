@@ -40,6 +40,7 @@ import {
   type UpdateOptions,
 } from '@mcp-session/core/adapter';
 import { ExpiryQueue } from './expiry-queue.js';
+import { MemoryMessageBus } from './memory-bus.js';
 
 /** Options of `MemorySessionStore`. */
 export interface MemorySessionStoreOptions {
@@ -77,7 +78,10 @@ export class MemorySessionStore extends BaseSessionStore {
     durable: false,
     sharedAcrossProcesses: false,
     nativeExpiry: true,
+    messaging: true,
   });
+  /** In-process messages between the users of this store instance (see `MemoryMessageBus`). */
+  readonly messages = new MemoryMessageBus();
   protected readonly backend = 'Memory';
 
   readonly #sessions = new Map<string, Slot>();
@@ -278,6 +282,7 @@ export class MemorySessionStore extends BaseSessionStore {
 
   protected async release(): Promise<void> {
     clearInterval(this.#timer);
+    await this.messages.close();
     this.#sessions.clear();
     this.#byOwner.clear();
     this.#expiry.clear();

@@ -188,6 +188,21 @@ END
 $fn$;
 `,
   },
+  {
+    version: 2,
+    name: 'messages too large for NOTIFY',
+    // The message bus sends payloads over NOTIFY's 8000-byte limit through this table, the notification
+    // carrying the row id; rows older than the retention are pruned by publishers.
+    sql: (s) => `
+CREATE TABLE ${s}.mcp_session_messages (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  channel    text COLLATE "C" NOT NULL,
+  payload    text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX mcp_session_messages_created_at ON ${s}.mcp_session_messages (created_at);
+`,
+  },
 ];
 
 /** The schema version this package works with. */

@@ -32,6 +32,7 @@ import {
 import type { Pool, QueryResult, QueryResultRow } from 'pg';
 import { notMigratedError, runMigrations, SCHEMA_VERSION, schemaVersion } from './migrations.js';
 import { type PostgresSessionStoreOptions, quoteIdentifier, resolveConnection } from './options.js';
+import { PostgresMessageBus } from './postgres-bus.js';
 import {
   appendEntriesSql,
   countRecordsSql,
@@ -60,7 +61,10 @@ export class PostgresSessionStore extends BaseSessionStore {
     durable: true,
     sharedAcrossProcesses: true,
     nativeExpiry: false,
+    messaging: true,
   });
+  /** Live messages between the processes on this schema: LISTEN/NOTIFY (see `PostgresMessageBus`). */
+  readonly messages: PostgresMessageBus;
   protected readonly backend = 'Postgres';
 
   /** The schema holding this store's tables. */
@@ -91,6 +95,12 @@ export class PostgresSessionStore extends BaseSessionStore {
     this.schema = resolved.schema;
     this.#quoted = quoteIdentifier(resolved.schema);
     this.#pool.on('error', this.#onIdleClientError);
+    this.messages = new PostgresMessageBus({
+      pool: this.#pool,
+      schema: this.schema,
+      quoted: this.#quoted,
+      ready: () => this.#ready(),
+    });
   }
 
   /**
@@ -268,6 +278,7 @@ export class PostgresSessionStore extends BaseSessionStore {
    */
   protected async release(): Promise<void> {
     try {
+      await this.messages.close();
       if (this.#ownsPool) await this.#pool.end();
     } finally {
       this.#pool.off('error', this.#onIdleClientError);

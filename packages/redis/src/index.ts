@@ -1,3 +1,4 @@
+export { type RedisBusContext, RedisMessageBus } from './redis-bus.js';
 export {
   type RedisClient,
   RedisSessionStore,

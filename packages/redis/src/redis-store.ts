@@ -33,6 +33,7 @@ import {
 } from '@mcp-session/core/adapter';
 import { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX, KeyLayout } from './keys.js';
+import { RedisMessageBus } from './redis-bus.js';
 import {
   encodeAppend,
   encodeCount,
@@ -132,7 +133,10 @@ export class RedisSessionStore extends BaseSessionStore {
     durable: true,
     sharedAcrossProcesses: true,
     nativeExpiry: true,
+    messaging: true,
   });
+  /** Live messages between the processes on this prefix: Redis pub/sub (see `RedisMessageBus`). */
+  readonly messages: RedisMessageBus;
   protected readonly backend = 'Redis';
   /** The ioredis client in use. */
   readonly client: RedisClient;
@@ -245,6 +249,11 @@ export class RedisSessionStore extends BaseSessionStore {
     }
     this.client = client;
     this.#inline = client.isCluster !== true;
+    this.messages = new RedisMessageBus({
+      client,
+      prefix: this.prefix,
+      send: (command) => this.#send(command),
+    });
   }
 
   /**
@@ -514,6 +523,7 @@ export class RedisSessionStore extends BaseSessionStore {
 
   /** Closes the client only if the store created it from a URL (a client you passed in stays open). */
   protected async release(): Promise<void> {
+    await this.messages.close();
     if (!this.#ownsClient) return;
     const client = this.client;
     if (client.status === 'end') return;

@@ -13,6 +13,7 @@ import type { Database } from 'better-sqlite3';
  *   are trimmed.
  * - `log_entries` is keyed by (session_id, log, seq): appends, trims and "last n" reads are index range
  *   operations whose cost does not depend on the log's length.
+ * - `messages` (migration 2) carries the message bus between processes: rows polled by id, pruned by `at`.
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -53,6 +54,17 @@ export const MIGRATIONS: readonly string[] = [
     data TEXT NOT NULL,
     PRIMARY KEY (session_id, log, seq)
   ) STRICT, WITHOUT ROWID;
+  `,
+  // The message bus: AUTOINCREMENT so an id is never handed out twice, even after pruning emptied the
+  // table (pollers keep a cursor of the last id they read).
+  `
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX messages_by_time ON messages (at);
   `,
 ];
 

@@ -42,6 +42,11 @@ import {
 } from '@mcp-session/core/adapter';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { migrate, SCHEMA_VERSION } from './schema.js';
+import {
+  DEFAULT_MESSAGE_POLL_INTERVAL_MS,
+  DEFAULT_MESSAGE_RETENTION_MS,
+  SqliteMessageBus,
+} from './sqlite-bus.js';
 
 /** Options of `SqliteSessionStore`. */
 export interface SqliteSessionStoreOptions {
@@ -70,6 +75,17 @@ export interface SqliteSessionStoreOptions {
    * Default false (the file and its tables are created, older schemas migrated).
    */
   mustExist?: boolean;
+  /**
+   * How often a process with message subscriptions polls the `messages` table, in milliseconds, from 1
+   * to `MAX_TIMER_MS`: the bus's latency bound. Default 50. The timer runs only while something is
+   * subscribed, unref'd.
+   */
+  messagePollIntervalMs?: number;
+  /**
+   * How long a published message stays in the `messages` table, in milliseconds, from 1 to
+   * `MAX_TIMER_MS`: a subscriber whose process stalls longer misses it. Default 60 000.
+   */
+  messageRetentionMs?: number;
 }
 
 interface SessionRow {
@@ -117,6 +133,8 @@ export class SqliteSessionStore extends BaseSessionStore {
   readonly capabilities: StoreCapabilities;
   /** The underlying database, for backups (`db.backup(path)`) and inspection. */
   readonly db: Database;
+  /** Live messages between the processes on this file: a polled table (see `SqliteMessageBus`). */
+  readonly messages: SqliteMessageBus;
   protected readonly backend = 'SQLite';
 
   readonly #ownsDatabase: boolean;
@@ -141,6 +159,18 @@ export class SqliteSessionStore extends BaseSessionStore {
         `synchronous must be "full" or "normal", got ${JSON.stringify(synchronous)}`,
       );
     }
+    const messageOptions = {
+      pollIntervalMs: timerOption(
+        options.messagePollIntervalMs,
+        DEFAULT_MESSAGE_POLL_INTERVAL_MS,
+        'messagePollIntervalMs',
+      ),
+      retentionMs: timerOption(
+        options.messageRetentionMs,
+        DEFAULT_MESSAGE_RETENTION_MS,
+        'messageRetentionMs',
+      ),
+    };
     this.#sweepChunkSize = options.sweepChunkSize ?? 200;
     assertPositiveInteger(this.#sweepChunkSize, 'sweepChunkSize');
     const mustExist = options.mustExist === true;
@@ -166,7 +196,9 @@ export class SqliteSessionStore extends BaseSessionStore {
       durable: onDisk,
       sharedAcrossProcesses: onDisk,
       nativeExpiry: false,
+      messaging: true,
     });
+    this.messages = new SqliteMessageBus(this.db, messageOptions);
   }
 
   protected async createRecord(record: SessionRecord, options: CreateOptions): Promise<void> {
@@ -420,6 +452,7 @@ export class SqliteSessionStore extends BaseSessionStore {
   }
 
   protected async release(): Promise<void> {
+    await this.messages.close();
     if (this.#ownsDatabase) this.db.close();
   }
 
@@ -617,6 +650,17 @@ function openDatabase(path: string, busyTimeoutMs: number, mustExist: boolean): 
  * For `mustExist`: the database must already hold this store at the current schema version, since
  * migrating would create its tables in any SQLite file the path happens to name.
  */
+/** A timer option: a whole number of milliseconds from 1 to `MAX_TIMER_MS`, or the default. */
+function timerOption(value: number | undefined, fallback: number, name: string): number {
+  const ms = value ?? fallback;
+  if (!(Number.isSafeInteger(ms) && ms >= 1 && ms <= MAX_TIMER_MS)) {
+    throw new InvalidValueError(
+      `${name} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${String(value)}`,
+    );
+  }
+  return ms;
+}
+
 function checkSchema(db: Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version === 0) {
@@ -664,6 +708,8 @@ const URL_OPTIONS = {
   busyTimeoutMs: { type: 'integer', min: 0, max: MAX_TIMER_MS, unit: 'milliseconds' },
   synchronous: { type: 'string', pattern: /^(full|normal)$/, description: '"full" or "normal"' },
   sweepChunkSize: { type: 'integer', min: 1 },
+  messagePollIntervalMs: { type: 'integer', min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' },
+  messageRetentionMs: { type: 'integer', min: 1, max: MAX_TIMER_MS, unit: 'milliseconds' },
 } as const;
 
 /**

@@ -72,7 +72,7 @@ describe('opening a SQLite store', () => {
       expect.objectContaining({ code: 'INVALID_VALUE' }),
     );
     expect(() => storeFromUrl(`sqlite:${path}?journal=off`)).toThrow(
-      /Unknown sqlite store option "journal" .*\(known: busyTimeoutMs, synchronous, sweepChunkSize\)/,
+      /Unknown sqlite store option "journal" .*\(known: busyTimeoutMs, synchronous, sweepChunkSize, messagePollIntervalMs, messageRetentionMs\)/,
     );
     expect(() => storeFromUrl('sqlite://db.example.com/x.db')).toThrow(/looks like a host/);
   });
@@ -148,6 +148,7 @@ describe('ways to open it', () => {
       durable: false,
       sharedAcrossProcesses: false,
       nativeExpiry: false,
+      messaging: true,
     });
     await memory.close();
   });

@@ -111,6 +111,51 @@ switch (task) {
     result = { conflicts };
     break;
   }
+  case 'messages': {
+    // Subscribes to every channel, says so, publishes its own sequence back, leaves one channel after
+    // its first message, and ends once every other channel has delivered the end marker.
+    const bus = store.messages;
+    if (!bus) throw new Error('the store has no message bus');
+    const channels = args.channels as unknown as string[];
+    const leaving = String(args.leaving);
+    const worker = Number(args.worker);
+    const received: Record<string, string[]> = {};
+    let finish: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const unsubscribers = new Map<string, () => Promise<void>>();
+    const check = () => {
+      const ended = channels.every(
+        (channel) => channel === leaving || received[channel]?.includes('__end__'),
+      );
+      if (ended) finish();
+    };
+    for (const channel of channels) {
+      received[channel] = [];
+      const unsubscribe = await bus.subscribe(channel, (payload) => {
+        received[channel]?.push(payload);
+        if (channel === leaving && payload === 'before leaving') {
+          void unsubscribers
+            .get(leaving)?.()
+            .then(() => bus.publish(String(args.ready), `left:${worker}`));
+        }
+        check();
+      });
+      unsubscribers.set(channel, unsubscribe);
+    }
+    await bus.publish(String(args.ready), `ready:${worker}`);
+    for (let i = 0; i < Number(args.count); i++) {
+      await bus.publish(String(args.back), `${worker}:${i}`);
+    }
+    // A polling bus's timer is unref'd (subscriptions alone never keep a process alive), so this task
+    // holds the process open while it waits; the timer is cleared before close, which must then suffice.
+    const keepAlive = setInterval(() => undefined, 1_000);
+    await done;
+    clearInterval(keepAlive);
+    result = { received };
+    break;
+  }
   default:
     throw new Error(`Unknown child task "${task}"`);
 }

@@ -9,7 +9,7 @@ import {
   type SessionRecord,
   type SessionStore,
 } from '@mcp-session/core';
-import type { CaseContext, ConformanceCase, ConformanceOptions } from './types.js';
+import type { CaseContext, ConformanceCase, ConformanceOptions, Requirement } from './types.js';
 
 /** Why a case cannot run against this store, or null when it can. */
 export type SkipReason = string | null;
@@ -24,10 +24,16 @@ export async function runConformanceCase(
 ): Promise<SkipReason> {
   const skipped = options.skip?.[testCase.group];
   if (skipped) return skipped;
-  if (testCase.requires === 'childModule' && !options.childModule) {
+  const requirements: readonly Requirement[] =
+    testCase.requires === undefined
+      ? []
+      : typeof testCase.requires === 'string'
+        ? [testCase.requires]
+        : testCase.requires;
+  if (requirements.includes('childModule') && !options.childModule) {
     return 'no childModule was given to the suite';
   }
-  if (testCase.requires === 'damagePayload' && !options.damagePayload) {
+  if (requirements.includes('damagePayload') && !options.damagePayload) {
     return 'no damagePayload hook was given to the suite';
   }
   const location = await options.location();
@@ -39,14 +45,14 @@ export async function runConformanceCase(
   };
   try {
     let store = await open();
-    const requirement = testCase.requires;
-    if (
-      requirement &&
-      requirement !== 'childModule' &&
-      requirement !== 'damagePayload' &&
-      !store.capabilities[requirement]
-    ) {
-      return `the store does not declare capabilities.${requirement}`;
+    for (const requirement of requirements) {
+      if (
+        requirement !== 'childModule' &&
+        requirement !== 'damagePayload' &&
+        !store.capabilities[requirement]
+      ) {
+        return `the store does not declare capabilities.${requirement}`;
+      }
     }
     const clock = new ManualClock(Date.now());
     const context: CaseContext = {

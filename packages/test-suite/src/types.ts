@@ -23,6 +23,7 @@ export const GROUPS = [
   'lifecycle',
   'durable',
   'processes',
+  'messaging',
 ] as const;
 
 export type GroupName = (typeof GROUPS)[number];
@@ -39,7 +40,7 @@ export interface ConformanceOptions {
   destroy?(location: string): void | Promise<void>;
   /**
    * Absolute path of an ES module exporting `open(location): Promise<SessionStore>`, loaded in child
-   * processes by the "lifecycle" (the process can exit after close) and "processes" groups. Without it
+   * processes by the "lifecycle" (the process can exit after close), "processes" and "messaging" groups. Without it
    * those cases are skipped with that reason.
    */
   childModule?: string;
@@ -68,7 +69,8 @@ export type Requirement = keyof StoreCapabilities | 'childModule' | 'damagePaylo
 export interface ConformanceCase {
   group: GroupName;
   name: string;
-  requires?: Requirement;
+  /** What the case needs; with a list, it needs every one of them. */
+  requires?: Requirement | readonly Requirement[];
   /** Milliseconds; default 30 000. */
   timeout?: number;
   run(t: CaseContext): Promise<void>;

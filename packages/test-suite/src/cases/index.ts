@@ -9,6 +9,7 @@ import { lifecycleCases } from './lifecycle.js';
 import { listingCases } from './listing.js';
 import { logCases } from './logs.js';
 import { managerCases } from './manager.js';
+import { messagingCases } from './messaging.js';
 import { ownerFirstCases } from './owner-first.js';
 import { processCases } from './processes.js';
 import { recordCases } from './records.js';
@@ -34,4 +35,5 @@ export const conformanceCases: readonly ConformanceCase[] = Object.freeze([
   ...lifecycleCases,
   ...durableCases,
   ...processCases,
+  ...messagingCases,
 ]);
