@@ -129,6 +129,37 @@ describe('routing across instances over the store’s bus', () => {
     expect(errors).toEqual([]);
   });
 
+  it('regression: an answer to A’s request 0 never completes B’s request 0 (every server numbers from 0)', async () => {
+    const { a, b } = await twoInstances();
+    const id = await initialize(a.url, alice);
+    const session = { ...alice, 'mcp-session-id': id };
+    const callTool = (url: string, callId: number) =>
+      postStream(url, session, {
+        jsonrpc: '2.0',
+        id: callId,
+        method: 'tools/call',
+        params: { name: 'sample', arguments: {} },
+      });
+    const onA = await callTool(a.url, 1);
+    const onB = await callTool(b.url, 2);
+    const askedByA = JSON.parse((await onA.next()).data) as { id: unknown };
+    const askedByB = JSON.parse((await onB.next()).data) as { id: unknown };
+    expect(askedByA.id).not.toEqual(askedByB.id);
+    const answer = (requestId: unknown, text: string) => ({
+      jsonrpc: '2.0',
+      id: requestId,
+      result: { role: 'assistant', model: 'm', content: { type: 'text', text } },
+    });
+    // Each answer is posted to the instance that did not ask.
+    expect((await post(b.url, session, answer(askedByA.id, 'for A'))).status).toBe(202);
+    expect((await post(a.url, session, answer(askedByB.id, 'for B'))).status).toBe(202);
+    const resultText = async (stream: { next(): Promise<SseEvent> }) =>
+      (JSON.parse((await stream.next()).data) as { result: { content: { text: string }[] } }).result
+        .content[0]?.text;
+    expect(await resultText(onA)).toBe(JSON.stringify({ type: 'text', text: 'for A' }));
+    expect(await resultText(onB)).toBe(JSON.stringify({ type: 'text', text: 'for B' }));
+  });
+
   it('puts only sealed payloads on a channel that names no session id', async () => {
     const { a, b, manager, store } = await twoInstances();
     const id = await initialize(a.url, alice);

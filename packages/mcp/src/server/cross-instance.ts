@@ -28,6 +28,12 @@ import type { ReplayAwareEventStore } from './rebuild.js';
  *   later resume with `Last-Event-ID` does not replay what was delivered live. Nobody needs to know where
  *   the GET stream is: publish-and-fallback, the event store being the fallback.
  *
+ * Server→client request ids are made unique across instances: every instance's server numbers its
+ * requests from 0, so a late answer to instance A's request 0 could otherwise complete instance B's
+ * request 0. Each request leaves with the id `<route origin>.<its id>` (JSON-RPC ids are opaque to the
+ * client) and its answer gets the original id back before the SDK sees it; an answer whose id names
+ * another route is never fed to this one.
+ *
  * Wrapping `send` and `onmessage` uses only the transport's public members, after `server.connect()` set
  * them.
  */
@@ -59,8 +65,8 @@ export async function routeAcrossInstances(options: {
   report: (error: unknown) => void;
 }): Promise<CrossInstanceRoute> {
   const { transport, events, report } = options;
-  /** Server→client requests this transport sent and has not seen answered. */
-  const pending = new Map<string, true>();
+  /** Server→client requests this transport sent and has not seen answered: routed id → the SDK's id. */
+  const pending = new Map<string, RequestId>();
   /** Client→server requests this transport is running. */
   const running = new Set<string>();
 
@@ -71,9 +77,18 @@ export async function routeAcrossInstances(options: {
   }
   const receive: typeof localReceive = (message, extra) => {
     if (isJSONRPCRequest(message)) running.add(keyOf(message.id));
-    else if (isResponse(message)) pending.delete(keyOf(message.id));
+    if (isResponse(message) && typeof message.id === 'string') {
+      const original = pending.get(message.id);
+      if (original !== undefined) {
+        pending.delete(message.id);
+        localReceive.call(transport, { ...message, id: original }, extra);
+        return;
+      }
+    }
     localReceive.call(transport, message, extra);
   };
+  const isPending = (message: JSONRPCMessage) =>
+    isResponse(message) && typeof message.id === 'string' && pending.has(message.id);
 
   const route = await SessionRoute.open({
     bus: options.bus,
@@ -84,7 +99,7 @@ export async function routeAcrossInstances(options: {
     receive: (envelope: RouteEnvelope) => {
       const { message } = envelope;
       if (envelope.kind === 'response') {
-        if (isResponse(message) && pending.has(keyOf(message.id))) receive(message);
+        if (isPending(message)) receive(message);
         return;
       }
       if (envelope.kind === 'cancelled') {
@@ -101,22 +116,43 @@ export async function routeAcrossInstances(options: {
 
   transport.onmessage = receive;
   transport.send = async (message, sendOptions) => {
+    const outgoing = routed(message);
+    await localSend(outgoing, sendOptions);
+    if (sendOptions?.relatedRequestId === undefined && !isResponse(outgoing)) {
+      const eventId = events?.eventIdOf(outgoing);
+      await route
+        .publish({
+          kind: 'standalone',
+          message: outgoing,
+          ...(eventId === undefined ? {} : { eventId }),
+        })
+        .catch(report);
+    }
+  };
+  /** The message as it leaves: a request with its routed id, a cancellation naming that id. */
+  const routed = (message: JSONRPCMessage): JSONRPCMessage => {
     if (isJSONRPCRequest(message)) {
-      pending.set(keyOf(message.id), true);
+      const routedId = `${route.origin}.${keyOf(message.id)}`;
+      pending.set(routedId, message.id);
       if (pending.size > MAX_PENDING_REMEMBERED) {
         const oldest = pending.keys().next().value;
         if (oldest !== undefined) pending.delete(oldest);
       }
-    } else if (isResponse(message)) {
+      return { ...message, id: routedId };
+    }
+    if (isResponse(message)) {
       running.delete(keyOf(message.id));
+      return message;
     }
-    await localSend(message, sendOptions);
-    if (sendOptions?.relatedRequestId === undefined && !isResponse(message)) {
-      const eventId = events?.eventIdOf(message);
-      await route
-        .publish({ kind: 'standalone', message, ...(eventId === undefined ? {} : { eventId }) })
-        .catch(report);
+    // The SDK cancels its own request (timeout, abort) by the id it knows; the client knows the routed one.
+    const cancelled = cancelledRequestId(message);
+    if (cancelled === undefined || !isJSONRPCNotification(message)) return message;
+    for (const [routedId, original] of pending) {
+      if (original !== cancelled) continue;
+      pending.delete(routedId);
+      return { ...message, params: { ...message.params, requestId: routedId } };
     }
+    return message;
   };
 
   return {
@@ -124,7 +160,7 @@ export async function routeAcrossInstances(options: {
       const kept: unknown[] = [];
       for (const message of messages) {
         const rpc = message as JSONRPCMessage;
-        if (isResponse(rpc) && !pending.has(keyOf(rpc.id))) {
+        if (isResponse(rpc) && !isPending(rpc)) {
           await route.publish({ kind: 'response', message: rpc }).catch(report);
           continue;
         }
