@@ -169,6 +169,8 @@ describe.each(SETUPS)(
         const call = postWith(proxy, 'alice', '"summarize"');
         const answer = postWith(proxy, 'alice', 'model-of-alice');
         expect(answer.target).not.toBe(call.target);
+        // Its 202 may reach the proxy after the tool's result did.
+        await eventually('the answer’s 202', () => answer.status !== undefined);
         expect(answer.status).toBe(202);
 
         // Elicitation (form mode) and roots/list, the same way.

@@ -47,8 +47,11 @@ export interface CrossInstanceRoute {
   close(): Promise<void>;
 }
 
-/** Most server→client requests remembered as pending: one the SDK timed out is never answered. */
-const MAX_PENDING_REMEMBERED = 1024;
+/**
+ * Most requests remembered per direction (pending server→client requests, running client requests): an
+ * abandoned one is never answered, so the oldest is forgotten beyond this.
+ */
+const MAX_REMEMBERED = 1024;
 
 const keyOf = (id: RequestId | undefined): string => `${typeof id}:${String(id)}`;
 const isResponse = (message: JSONRPCMessage) =>
@@ -76,7 +79,14 @@ export async function routeAcrossInstances(options: {
     throw new Error('The session transport has no onmessage handler: connect the server first.');
   }
   const receive: typeof localReceive = (message, extra) => {
-    if (isJSONRPCRequest(message)) running.add(keyOf(message.id));
+    if (isJSONRPCRequest(message)) {
+      running.add(keyOf(message.id));
+      // A cancelled request never sends its response: forget the oldest rather than grow.
+      if (running.size > MAX_REMEMBERED) {
+        const oldest = running.values().next().value;
+        if (oldest !== undefined) running.delete(oldest);
+      }
+    }
     if (isResponse(message) && typeof message.id === 'string') {
       const original = pending.get(message.id);
       if (original !== undefined) {
@@ -134,7 +144,7 @@ export async function routeAcrossInstances(options: {
     if (isJSONRPCRequest(message)) {
       const routedId = `${route.origin}.${keyOf(message.id)}`;
       pending.set(routedId, message.id);
-      if (pending.size > MAX_PENDING_REMEMBERED) {
+      if (pending.size > MAX_REMEMBERED) {
         const oldest = pending.keys().next().value;
         if (oldest !== undefined) pending.delete(oldest);
       }
