@@ -1,8 +1,9 @@
 import { SessionManager } from '@mcp-session/core';
 import { MemorySessionStore } from '@mcp-session/memory';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { createMcpSessionHandler } from '../src/index.js';
+import { createMcpSessionHandler, type ServerFactory } from '../src/index.js';
 import { routeChannel } from '../src/routing/session-route.js';
 import {
   cleanupAfterEach,
@@ -22,17 +23,19 @@ import {
 const cleanups = cleanupAfterEach();
 
 /** Two handlers on one manager: two instances sharing a store (and its in-process bus). */
-async function twoInstances(options: { routeAcrossInstances?: boolean } = {}) {
+async function twoInstances(
+  options: { routeAcrossInstances?: boolean; server?: ServerFactory } = {},
+) {
   const store = new MemorySessionStore({ sweepIntervalMs: 0 });
   const manager = new SessionManager({ store });
   const errors: Error[] = [];
   const start = async () => {
     const handler = await createMcpSessionHandler({
       sessions: manager,
-      server: demoServer,
       owner: ownerFromHeader,
       sweepIntervalMs: null,
       ...options,
+      server: options.server ?? demoServer,
       onerror: (error) => errors.push(error),
     });
     const http = await listen(handler);
@@ -158,6 +161,49 @@ describe('routing across instances over the store’s bus', () => {
         .content[0]?.text;
     expect(await resultText(onA)).toBe(JSON.stringify({ type: 'text', text: 'for A' }));
     expect(await resultText(onB)).toBe(JSON.stringify({ type: 'text', text: 'for B' }));
+  });
+
+  it('aborts the signal of a tool running on A when notifications/cancelled arrives at B', async () => {
+    const waiting: ServerFactory = ({ session }) => {
+      const server = new McpServer({ name: 'waiting', version: '1.0.0' });
+      server.registerTool('wait', {}, async (extra) => {
+        await new Promise<void>((resolve) =>
+          extra.signal.addEventListener('abort', () => resolve()),
+        );
+        await session.set('aborted', true);
+        return { content: [] };
+      });
+      return server;
+    };
+    const { a, b, manager } = await twoInstances({ server: waiting });
+    const id = await initialize(a.url, alice);
+    const session = { ...alice, 'mcp-session-id': id };
+    const call = await fetch(a.url, {
+      method: 'POST',
+      headers: postHeaders({ 'mcp-protocol-version': LATEST_PROTOCOL_VERSION, ...session }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'long-call',
+        method: 'tools/call',
+        params: { name: 'wait', arguments: {} },
+      }),
+    });
+    expect(call.status).toBe(200);
+    const cancel = await post(b.url, session, {
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: 'long-call', reason: 'the user gave up' },
+    });
+    expect(cancel.status).toBe(202);
+    for (
+      let tries = 0;
+      (await manager.getContext(id, 'aborted', { owner: 'alice' })) !== true;
+      tries++
+    ) {
+      if (tries > 500) throw new Error('the tool on A was not aborted');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await call.body?.cancel();
   });
 
   it('puts only sealed payloads on a channel that names no session id', async () => {
