@@ -121,24 +121,66 @@ export const fileStore = () => testStore('file');
 export const redisStore = () => testStore('redis');
 export const postgresStore = () => testStore('postgres');
 
-/** A round-robin HTTP proxy in front of several instances; streams responses (SSE included). */
-export async function startRoundRobinProxy(targets: string[]): Promise<{
+/** One request that went through the round-robin proxy. */
+export interface ProxiedRequest {
+  /** Index of the instance it went to. */
+  target: number;
+  method: string;
+  authorization: string | undefined;
+  /** The request body as far as it was read (POSTs). */
+  body: string;
+  /** Status of the instance's answer, once its headers arrived. */
+  status?: number;
+}
+
+/** A round-robin HTTP proxy in front of several instances. */
+export interface RoundRobinProxy {
   url: string;
   hits: number[];
+  /** Every request, in the order it arrived. */
+  requests: ProxiedRequest[];
+  /** Stops sending requests to instance `index` (a load balancer's failed health check). */
+  drop(index: number): void;
   close(): Promise<void>;
-}> {
+}
+
+/**
+ * A round-robin HTTP proxy in front of several instances: every request goes to the next instance not
+ * dropped; streams responses (SSE included).
+ */
+export async function startRoundRobinProxy(targets: string[]): Promise<RoundRobinProxy> {
   const hits = targets.map(() => 0);
+  const requests: ProxiedRequest[] = [];
+  const dropped = new Set<number>();
   let next = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const index = next++ % targets.length;
+    let index = next++ % targets.length;
+    for (let tries = 0; dropped.has(index) && tries < targets.length; tries++) {
+      index = next++ % targets.length;
+    }
     hits[index] = (hits[index] ?? 0) + 1;
+    const record: ProxiedRequest = {
+      target: index,
+      method: req.method ?? '',
+      authorization: req.headers.authorization,
+      body: '',
+    };
+    requests.push(record);
+    req.on('data', (chunk: Buffer) => {
+      record.body += chunk.toString();
+    });
     const target = new URL(req.url ?? '/', targets[index]);
     const upstream = httpRequest(
       target,
       { method: req.method, headers: { ...req.headers, host: target.host } },
       (response) => {
+        record.status = response.statusCode ?? 502;
         res.writeHead(response.statusCode ?? 502, response.headers);
         response.pipe(res);
+        // An instance that dies mid-stream cuts the client's connection too, as a load balancer does.
+        response.on('close', () => {
+          if (!response.complete) res.destroy();
+        });
       },
     );
     upstream.on('error', () => {
@@ -153,6 +195,10 @@ export async function startRoundRobinProxy(targets: string[]): Promise<{
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     hits,
+    requests,
+    drop: (index) => {
+      dropped.add(index);
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -178,6 +178,7 @@ export class McpSessionHandler {
       maxOpenStreamsPerOwner: settings.maxOpenStreamsPerOwner,
       eventStore: settings.eventStore,
       transportOptions: settings.transportOptions,
+      routeAcrossInstances: settings.routeAcrossInstances,
       report: this.#report,
     });
     this.nodeListener = createNodeListener(
@@ -407,10 +408,21 @@ export class McpSessionHandler {
       }
       const level = requestedLogLevel(mcp.messages);
       await persistLogLevel(this.manager, session, meta, level, this.#report);
+      let body = mcp.body;
+      if (request.method === 'POST' && live.route) {
+        // Responses to requests another instance sent go there; with nothing left, the POST is done.
+        const kept = await live.route.forward(mcp.messages);
+        if (kept.length === 0) {
+          this.#pool.release(live);
+          stream?.close();
+          return new Response(null, { status: 202 });
+        }
+        if (kept.length < mcp.messages.length) body = Array.isArray(mcp.body) ? kept : kept[0];
+      }
       const response = await live.transport.handleRequest(
         request,
         request.method === 'POST'
-          ? { parsedBody: mcp.body, authInfo: options.authInfo }
+          ? { parsedBody: body, authInfo: options.authInfo }
           : { authInfo: options.authInfo },
       );
       return this.#pool.releaseWhenSettled(live, response, stream);

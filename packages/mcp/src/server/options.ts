@@ -122,6 +122,13 @@ export interface McpSessionHandlerOptions {
    */
   maxBodyBytes?: number;
   /**
+   * Routes server→client traffic between the instances sharing the store, over its message bus
+   * (`capabilities.messaging`): client responses and cancellations reach the instance holding the request,
+   * standalone-stream messages the instance holding the GET stream. Ignored (as if false) on a store without
+   * a bus. Default true.
+   */
+  routeAcrossInstances?: boolean;
+  /**
    * Options passed to every session's SDK transport (`WebStandardStreamableHTTPServerTransport`), except
    * those the handler owns: the session id, event store and session callbacks, Host/Origin checks
    * (`allowedHosts`, `allowedOrigins` above) and the body limit (`maxBodyBytes`).
@@ -148,6 +155,7 @@ export interface HandlerSettings {
   /** Null when resumable streams are off. */
   eventStore: EventStoreLimits | null;
   maxBodyBytes: number;
+  routeAcrossInstances: boolean;
   /** Null when the handler never sweeps. */
   sweepIntervalMs: number | null;
   transportOptions: SessionTransportOptions;
@@ -199,6 +207,7 @@ export function resolveHandlerSettings(options: McpSessionHandlerOptions): Handl
     ),
     originPolicy: resolveOriginPolicy(options.allowedHosts, options.allowedOrigins),
     maxBodyBytes: positive(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
+    routeAcrossInstances: flag(options.routeAcrossInstances ?? true, 'routeAcrossInstances'),
     eventStore:
       options.eventStore === false
         ? null
@@ -291,6 +300,13 @@ function timerDelay(value: number, name: string): number {
 function positive(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new InvalidValueError(`${name} must be a positive integer, got ${String(value)}`, name);
+  }
+  return value;
+}
+
+function flag(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new InvalidValueError(`${name} must be true or false, got ${typeof value}`, name);
   }
   return value;
 }

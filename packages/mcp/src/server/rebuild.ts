@@ -69,11 +69,33 @@ export type SessionTransportOptions = Omit<
  */
 export class ReplayAwareEventStore implements EventStore {
   #muted = false;
+  /** Messages another instance already stored, with the id it got (cross-instance delivery). */
+  readonly #adopted = new WeakMap<object, EventId>();
+  /** The id each message was stored under, for publishing it to other instances. */
+  readonly #stored = new WeakMap<object, EventId>();
 
   constructor(readonly inner: EventStore) {}
 
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
-    return this.#muted ? 'replay' : this.inner.storeEvent(streamId, message);
+    if (this.#muted) return 'replay';
+    const adopted = this.#adopted.get(message);
+    if (adopted !== undefined) {
+      this.#adopted.delete(message);
+      return adopted;
+    }
+    const eventId = await this.inner.storeEvent(streamId, message);
+    this.#stored.set(message, eventId);
+    return eventId;
+  }
+
+  /** Makes the next `storeEvent` of this very message object return `eventId` and store nothing. */
+  adopt(message: JSONRPCMessage, eventId: EventId): void {
+    this.#adopted.set(message, eventId);
+  }
+
+  /** The id `message` (this very object) was stored under here, if it was. */
+  eventIdOf(message: JSONRPCMessage): EventId | undefined {
+    return this.#stored.get(message);
   }
 
   async getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {

@@ -3,6 +3,7 @@ import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprot
 import { type EventStoreLimits, SessionEventStore } from '../event-store/session-event-store.js';
 import { SessionContext } from '../session-context.js';
 import type { McpSessionMetadata } from '../session-kinds.js';
+import { type CrossInstanceRoute, routeAcrossInstances } from './cross-instance.js';
 import type { ServerFactory } from './options.js';
 import {
   isOwnerLimitError,
@@ -27,6 +28,8 @@ export interface LiveSession {
   readonly server: SessionServer;
   readonly transport: WebStandardStreamableHTTPServerTransport;
   readonly context: SessionContext;
+  /** Its route to the other instances over the store's bus; null when the store has no bus. */
+  readonly route: CrossInstanceRoute | null;
   /** Last time a request started or a response finished, epoch milliseconds (manager clock). */
   lastUsedAt: number;
   /** Requests being handled plus response bodies still streaming (an open GET stream counts). */
@@ -48,6 +51,11 @@ export interface SessionPoolOptions {
   /** Limits of each session's event store, or null for no event store (no resumable streams). */
   eventStore: EventStoreLimits | null;
   transportOptions: SessionTransportOptions;
+  /**
+   * Whether held sessions route client responses, cancellations and standalone-stream messages to the
+   * other instances over the store's bus (when it has one, `capabilities.messaging`).
+   */
+  routeAcrossInstances: boolean;
   /** Hears errors no request can be answered with (a failed close, rebuild or idle marking). */
   report: (error: unknown, sessionId: string | undefined) => void;
 }
@@ -372,7 +380,7 @@ export class SessionPool {
               onError: (error) => report(error, id),
             }),
           );
-    const holder: { live?: LiveSession } = {};
+    const holder: { live?: LiveSession; route?: CrossInstanceRoute } = {};
     const transport = await connectSessionTransport({
       sessionId: id,
       server,
@@ -381,9 +389,27 @@ export class SessionPool {
       // Fires on every close (eviction and shutdown included): drop the transport, never the session.
       onclose: () => {
         if (holder.live) this.#remove(holder.live);
+        holder.route?.close().catch((error: unknown) => report(error, id));
       },
       onerror: (error) => report(error, id),
     });
+    const bus = this.#options.routeAcrossInstances ? manager.store.messages : undefined;
+    if (bus) {
+      try {
+        holder.route = await routeAcrossInstances({
+          bus,
+          sessionId: id,
+          storageId: manager.storageId(id),
+          owner,
+          transport,
+          events,
+          report: (error) => report(error, id),
+        });
+      } catch (error) {
+        await server.close().catch(() => {});
+        throw error;
+      }
+    }
     holder.live = {
       id,
       owner,
@@ -391,6 +417,7 @@ export class SessionPool {
       server,
       transport,
       context,
+      route: holder.route ?? null,
       lastUsedAt: manager.clock.now(),
       busy: 0,
     };
