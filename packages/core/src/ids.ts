@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { assertPositiveInteger } from './validation.js';
 
 /** Default number of random bytes in a session id: 192 bits, 32 base64url characters. */
@@ -19,5 +19,36 @@ export function generateSessionId(bytes: number = DEFAULT_ID_BYTES): string {
  * Session ids carry at least 128 random bits, so an unsalted digest cannot be reversed by guessing.
  */
 export function hashSessionId(id: string): string {
-  return createHash('sha256').update(id, 'utf8').digest('hex');
+  return hash('sha256', id, 'hex');
+}
+
+/**
+ * `hashSessionId` with the digests of the most recently first-seen ids kept in a bounded map: a server
+ * hashes the same few ids on every request, and the digest was a sixth of a memory-store read (issue
+ * 17). The map holds at most `maxEntries`; when full, the oldest entry makes room (first in, first out,
+ * so a hit costs one lookup and nothing else). It lives in this process only, like the ids themselves;
+ * what reaches the store is unchanged.
+ */
+export class SessionIdDigests {
+  readonly #digests = new Map<string, string>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  /** How many digests the map holds now. */
+  get size(): number {
+    return this.#digests.size;
+  }
+
+  /** The SHA-256 hex digest of `id`, from the map when it is there. */
+  digest(id: string): string {
+    let digest = this.#digests.get(id);
+    if (digest === undefined) {
+      digest = hashSessionId(id);
+      if (this.#digests.size >= this.maxEntries) {
+        this.#digests.delete(this.#digests.keys().next().value as string);
+      }
+      this.#digests.set(id, digest);
+    }
+    return digest;
+  }
 }

@@ -17,7 +17,7 @@ import {
   type VersionConflictError,
 } from './errors.js';
 import { TypedEmitter } from './events.js';
-import { DEFAULT_ID_BYTES, generateSessionId, hashSessionId } from './ids.js';
+import { DEFAULT_ID_BYTES, generateSessionId, SessionIdDigests } from './ids.js';
 import {
   assertTransition,
   canTransition,
@@ -207,6 +207,9 @@ export interface SessionEvents {
   expired: { count: number };
 }
 
+/** Session id digests a manager keeps: enough for every session a busy instance is serving. */
+const ID_DIGESTS_KEPT = 4_096;
+
 const DEFAULTS = {
   idleTimeoutMs: 30 * 60_000,
   maxLifetimeMs: 24 * 60 * 60_000,
@@ -267,6 +270,8 @@ export class SessionManager {
   readonly maxSessions: number | null;
   readonly quotaRefreshMs: number;
   readonly #idBytes: number;
+  /** Digests of recently seen session ids (see `SessionIdDigests`). */
+  readonly #digests = new SessionIdDigests(ID_DIGESTS_KEPT);
   /** The at-rest keyring, or null when context and history are stored in clear. */
   readonly #keyring: Keyring | null;
   /** The tail of each owner's queue of creates: one owner's quota check and create run one at a time. */
@@ -356,7 +361,7 @@ export class SessionManager {
   /** The storage id of a session id: its SHA-256 digest when `hashIds` is on, else the id itself. */
   storageId(id: string): string {
     assertValidId(id, this.limits.maxIdLength);
-    return this.hashIds ? hashSessionId(id) : id;
+    return this.hashIds ? this.#digests.digest(id) : id;
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { slidingExpiry } from '../src/adapter.js';
+import { SessionIdDigests } from '../src/ids.js';
 import {
   canTransition,
   generateSessionId,
@@ -39,6 +40,33 @@ describe('SessionManager options', () => {
     expect(new SessionManager({ store }).storageId(id)).toBe(hashSessionId(id));
     expect(hashSessionId(id)).toMatch(/^[0-9a-f]{64}$/);
     expect(new SessionManager({ store, hashIds: false }).storageId(id)).toBe(id);
+  });
+
+  it('hashSessionId is SHA-256 of the UTF-8 id, in lowercase hex', () => {
+    expect(hashSessionId('abc')).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+  });
+
+  it('checks every id before its digest, cached or not (issue 17 cache)', () => {
+    const manager = new SessionManager({ store });
+    const id = generateSessionId();
+    expect(manager.storageId(id)).toBe(manager.storageId(id));
+    for (const bad of ['has space', '', 'é'.repeat(20)]) {
+      expect(() => manager.storageId(bad)).toThrow();
+      expect(() => manager.storageId(bad)).toThrow();
+    }
+  });
+});
+
+describe('SessionIdDigests (issue 17: a bounded cache of id digests)', () => {
+  it('gives the digest hashSessionId gives, before and after eviction, and never holds more than its bound', () => {
+    const digests = new SessionIdDigests(3);
+    const ids = Array.from({ length: 5 }, () => generateSessionId());
+    for (const id of ids) expect(digests.digest(id)).toBe(hashSessionId(id));
+    expect(digests.size).toBe(3);
+    for (const id of ids) expect(digests.digest(id)).toBe(hashSessionId(id));
+    expect(digests.size).toBe(3);
   });
 });
 
