@@ -59,14 +59,28 @@ describe('SessionManager options', () => {
   });
 });
 
+describe('generateSessionId (issue 17: slices of a pooled CSPRNG draw)', () => {
+  it('never hands out the same bytes twice, across pool refills and sizes', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 2_000; i++) ids.add(generateSessionId(16 + (i % 40)));
+    expect(ids.size).toBe(2_000);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22,75}$/);
+    expect(generateSessionId(5_000)).toHaveLength(6_667);
+  });
+});
+
 describe('SessionIdDigests (issue 17: a bounded cache of id digests)', () => {
   it('gives the digest hashSessionId gives, before and after eviction, and never holds more than its bound', () => {
-    const digests = new SessionIdDigests(3);
-    const ids = Array.from({ length: 5 }, () => generateSessionId());
-    for (const id of ids) expect(digests.digest(id)).toBe(hashSessionId(id));
-    expect(digests.size).toBe(3);
-    for (const id of ids) expect(digests.digest(id)).toBe(hashSessionId(id));
-    expect(digests.size).toBe(3);
+    const digests = new SessionIdDigests(4);
+    const ids = Array.from({ length: 9 }, () => generateSessionId());
+    for (const id of ids) {
+      expect(digests.digest(id)).toBe(hashSessionId(id));
+      expect(digests.size).toBeLessThanOrEqual(4);
+    }
+    for (const id of [...ids, ...ids.reverse()]) {
+      expect(digests.digest(id)).toBe(hashSessionId(id));
+      expect(digests.size).toBeLessThanOrEqual(4);
+    }
   });
 });
 
