@@ -17,7 +17,7 @@ import {
   type VersionConflictError,
 } from './errors.js';
 import { TypedEmitter } from './events.js';
-import { DEFAULT_ID_BYTES, generateSessionId, hashSessionId } from './ids.js';
+import { DEFAULT_ID_BYTES, generateSessionId, SessionIdDigests } from './ids.js';
 import {
   assertTransition,
   canTransition,
@@ -27,13 +27,14 @@ import {
 } from './state-machine.js';
 import type { ListPage, SessionChange, SessionStore, Touch } from './store.js';
 import { slidingExpiry } from './store-kit.js';
-import type {
-  JsonObject,
-  JsonValue,
-  LogEntry,
-  SessionRecord,
-  SessionState,
-  StoreStats,
+import {
+  type JsonObject,
+  type JsonValue,
+  type LogEntry,
+  SESSION_STATES,
+  type SessionRecord,
+  type SessionState,
+  type StoreStats,
 } from './types.js';
 import {
   assertMaxBytes,
@@ -207,6 +208,21 @@ export interface SessionEvents {
   expired: { count: number };
 }
 
+/** For each state, the states the state machine allows entering it from, in `SESSION_STATES` order. */
+const TRANSITION_SOURCES: Readonly<Record<SessionState, readonly SessionState[]>> = Object.freeze({
+  active: sourcesOf('active'),
+  idle: sourcesOf('idle'),
+  suspended: sourcesOf('suspended'),
+  closed: sourcesOf('closed'),
+});
+
+function sourcesOf(to: SessionState): readonly SessionState[] {
+  return SESSION_STATES.filter((from) => canTransition(from, to));
+}
+
+/** Session id digests a manager keeps: enough for every session a busy instance is serving. */
+const ID_DIGESTS_KEPT = 4_096;
+
 const DEFAULTS = {
   idleTimeoutMs: 30 * 60_000,
   maxLifetimeMs: 24 * 60 * 60_000,
@@ -267,6 +283,8 @@ export class SessionManager {
   readonly maxSessions: number | null;
   readonly quotaRefreshMs: number;
   readonly #idBytes: number;
+  /** Digests of recently seen session ids (see `SessionIdDigests`). */
+  readonly #digests = new SessionIdDigests(ID_DIGESTS_KEPT);
   /** The at-rest keyring, or null when context and history are stored in clear. */
   readonly #keyring: Keyring | null;
   /** The tail of each owner's queue of creates: one owner's quota check and create run one at a time. */
@@ -356,7 +374,7 @@ export class SessionManager {
   /** The storage id of a session id: its SHA-256 digest when `hashIds` is on, else the id itself. */
   storageId(id: string): string {
     assertValidId(id, this.limits.maxIdLength);
-    return this.hashIds ? hashSessionId(id) : id;
+    return this.hashIds ? this.#digests.digest(id) : id;
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────
@@ -897,31 +915,40 @@ export class SessionManager {
     const owner = this.#owner(options);
     const storageId = this.storageId(id);
     const now = this.clock.now();
-    const record = await this.store.get(storageId, { now, owner });
-    if (!record) throw new SessionNotFoundError();
-    if (record.state === 'closed') throw new SessionClosedError();
-    assertTransition(record.state, to);
-    try {
-      const change: SessionChange =
-        to === 'closed'
-          ? { state: to, lastActivityAt: now, expiresAt: now + this.closedRetentionMs }
-          : options.recordActivity === false
-            ? { state: to }
-            : { state: to, touch: this.#touch(now) };
-      const updated = await this.store.update(storageId, change, {
-        now,
-        owner,
-        expectedState: record.state,
-      });
-      this.#counters.transitions++;
-      this.#events.emit('transitioned', { id, from: record.state, to });
-      if (to === 'closed') {
-        this.#counters.sessionsClosed++;
-        this.#events.emit('closed', { id });
+    const change: SessionChange =
+      to === 'closed'
+        ? { state: to, lastActivityAt: now, expiresAt: now + this.closedRetentionMs }
+        : options.recordActivity === false
+          ? { state: to }
+          : { state: to, touch: this.#touch(now) };
+    // One guarded write instead of a read and a write (issue 17): the guard is a state `to` may be
+    // entered from, the first one first; a miss reports the state the store holds, which either
+    // explains the refusal or is the other source to retry from, so a second round trip happens only
+    // for a session in its less usual source state (suspended → active, idle → closed …).
+    let from = TRANSITION_SOURCES[to][0] as SessionState;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const updated = await this.store.update(storageId, change, {
+          now,
+          owner,
+          expectedState: from,
+        });
+        this.#counters.transitions++;
+        this.#events.emit('transitioned', { id, from, to });
+        if (to === 'closed') {
+          this.#counters.sessionsClosed++;
+          this.#events.emit('closed', { id });
+        }
+        return updated;
+      } catch (error) {
+        if (!isSessionError(error, 'VERSION_CONFLICT') || attempt > 0) {
+          throw this.#mapStateConflict(error, false);
+        }
+        const actual = (error as VersionConflictError).actualState;
+        if (actual === 'closed') throw new SessionClosedError();
+        assertTransition(actual, to);
+        from = actual;
       }
-      return updated;
-    } catch (error) {
-      throw this.#mapStateConflict(error, false);
     }
   }
 

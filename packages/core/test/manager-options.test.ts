@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { slidingExpiry } from '../src/adapter.js';
+import { SessionIdDigests } from '../src/ids.js';
 import {
   canTransition,
   generateSessionId,
@@ -39,6 +40,47 @@ describe('SessionManager options', () => {
     expect(new SessionManager({ store }).storageId(id)).toBe(hashSessionId(id));
     expect(hashSessionId(id)).toMatch(/^[0-9a-f]{64}$/);
     expect(new SessionManager({ store, hashIds: false }).storageId(id)).toBe(id);
+  });
+
+  it('hashSessionId is SHA-256 of the UTF-8 id, in lowercase hex', () => {
+    expect(hashSessionId('abc')).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+  });
+
+  it('checks every id before its digest, cached or not (issue 17 cache)', () => {
+    const manager = new SessionManager({ store });
+    const id = generateSessionId();
+    expect(manager.storageId(id)).toBe(manager.storageId(id));
+    for (const bad of ['has space', '', 'é'.repeat(20)]) {
+      expect(() => manager.storageId(bad)).toThrow();
+      expect(() => manager.storageId(bad)).toThrow();
+    }
+  });
+});
+
+describe('generateSessionId (issue 17: slices of a pooled CSPRNG draw)', () => {
+  it('never hands out the same bytes twice, across pool refills and sizes', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 2_000; i++) ids.add(generateSessionId(16 + (i % 40)));
+    expect(ids.size).toBe(2_000);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22,75}$/);
+    expect(generateSessionId(5_000)).toHaveLength(6_667);
+  });
+});
+
+describe('SessionIdDigests (issue 17: a bounded cache of id digests)', () => {
+  it('gives the digest hashSessionId gives, before and after eviction, and never holds more than its bound', () => {
+    const digests = new SessionIdDigests(4);
+    const ids = Array.from({ length: 9 }, () => generateSessionId());
+    for (const id of ids) {
+      expect(digests.digest(id)).toBe(hashSessionId(id));
+      expect(digests.size).toBeLessThanOrEqual(4);
+    }
+    for (const id of [...ids, ...ids.reverse()]) {
+      expect(digests.digest(id)).toBe(hashSessionId(id));
+      expect(digests.size).toBeLessThanOrEqual(4);
+    }
   });
 });
 

@@ -39,6 +39,7 @@ import {
   tallyRecord,
   type UpdateOptions,
 } from '@mcp-session/core/adapter';
+import { copyJson } from './copy-json.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { MemoryMessageBus } from './memory-bus.js';
 
@@ -111,12 +112,11 @@ export class MemorySessionStore extends BaseSessionStore {
     const logs = new Map<string, MemoryLog>();
     for (const [log, entries] of Object.entries(options.logs ?? {})) {
       const last = entries.at(-1);
-      if (last)
-        logs.set(log, { entries: structuredClone([...entries]), head: 0, nextSeq: last.seq + 1 });
+      if (last) logs.set(log, { entries: copyJson([...entries]), head: 0, nextSeq: last.seq + 1 });
     }
     const existing = this.#live(record.id, options.now);
     if (existing) throw new SessionExistsError(record.id);
-    this.#store({ record: structuredClone(record), logs });
+    this.#store({ record: copyJson(record), logs });
   }
 
   protected async getRecord(
@@ -124,7 +124,7 @@ export class MemorySessionStore extends BaseSessionStore {
     options: { now: number; owner?: string | null },
   ): Promise<SessionRecord | null> {
     const slot = this.#live(id, options.now);
-    return slot && isVisibleTo(slot.record, options.owner) ? structuredClone(slot.record) : null;
+    return slot && isVisibleTo(slot.record, options.owner) ? copyJson(slot.record) : null;
   }
 
   protected async updateRecord(
@@ -133,14 +133,14 @@ export class MemorySessionStore extends BaseSessionStore {
     options: UpdateOptions,
   ): Promise<SessionRecord> {
     const slot = this.#guarded(id, options);
-    const next = applyChange(slot.record, structuredClone(change));
+    const next = applyChange(slot.record, copyJson(change));
     if (options.maxContextBytes !== undefined) {
       const bytes = contextByteLength(next.context);
       if (bytes > options.maxContextBytes)
         throw new PayloadTooLargeError('context', options.maxContextBytes, bytes);
     }
     this.#replace(slot, next);
-    return structuredClone(next);
+    return copyJson(next);
   }
 
   protected async appendEntries(
@@ -150,7 +150,7 @@ export class MemorySessionStore extends BaseSessionStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     const slot = this.#guarded(id, options);
-    const copies = structuredClone(entries);
+    const copies = copyJson(entries);
     let target = slot.logs.get(log);
     if (!target) {
       target = { entries: [], head: 0, nextSeq: 1 };
@@ -196,7 +196,7 @@ export class MemorySessionStore extends BaseSessionStore {
     const target = slot.logs.get(log);
     const firstSeq = (target?.entries[target.head] as LogEntry | undefined)?.seq;
     if (!target || firstSeq === undefined) return { replaced: 0, version: slot.record.version };
-    const copies = structuredClone(entries);
+    const copies = copyJson(entries);
     let replaced = 0;
     for (const { seq, value } of copies) {
       if (seq < firstSeq || seq >= target.nextSeq) continue;
@@ -227,7 +227,7 @@ export class MemorySessionStore extends BaseSessionStore {
       const seq = descending ? to - i : from + i;
       result.push(target.entries[target.head + (seq - firstSeq)] as LogEntry);
     }
-    return structuredClone(result);
+    return copyJson(result);
   }
 
   protected async deleteRecord(id: string): Promise<boolean> {
@@ -252,7 +252,7 @@ export class MemorySessionStore extends BaseSessionStore {
     const page = ids.slice(0, options.limit);
     const last = page.at(-1);
     return {
-      records: page.map((id) => structuredClone((this.#sessions.get(id) as Slot).record)),
+      records: page.map((id) => copyJson((this.#sessions.get(id) as Slot).record)),
       nextCursor: ids.length > options.limit && last !== undefined ? encodeListCursor(last) : null,
     };
   }
