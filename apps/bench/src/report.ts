@@ -206,9 +206,11 @@ export function report(results: Results): string {
     out.push('## 404 oracle: another owner’s session vs a random id');
     out.push(
       `404s through \`createMcpSessionHandler\` over HTTP on loopback, as a stranger probing ids: another owner's ` +
-        `existing session (context ${number.format(first?.contextBytes ?? 0)} bytes) against random ids of the same ` +
-        `shape, ${number.format(first?.samples ?? 0)} of each, interleaved in random order. A ratio near 1× means a ` +
-        '404 says nothing about whether the id exists; the noise column is the same ratio for two sets of random ' +
+        `existing session (context ${number.format(first?.contextBytes ?? 0)} bytes) against a random id of the same ` +
+        `shape, each probed ${number.format(first?.samples ?? 0)} times, interleaved in random order (one id per ` +
+        'kind, as a prober repeats one id; the manager caches the digests of ids it has seen, so a fresh id ' +
+        'costs one SHA-256 more — about a microsecond — than a repeated one, existing or not). A ratio near 1× means a ' +
+        '404 says nothing about whether the id exists; the noise column is the same ratio for two random ' +
         'ids, what "near" means on this machine. The getSession rows ask the manager directly (what the handler ' +
         "does for such a request): the store's part without the HTTP stack's noise.",
     );
